@@ -1,0 +1,206 @@
+"""Problem details (RFC 9457) for every 4xx and 5xx, and the one place errors are mapped.
+
+Domain errors map by class: a complaint's content (rules 1-6) → 422 with `errors`, the case's
+state (rules 7-11) → 409, the wrong investigator → 403, a lost race → 409, a stale If-Match →
+412. The store being unreachable is 503 with Retry-After, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import (
+    CaseStateError,
+    ComplaintContentError,
+    ComplaintNotFoundError,
+    ConcurrentModificationError,
+    DomainError,
+    NotAssignedInvestigatorError,
+    VersionMismatchError,
+)
+
+PROBLEM_BASE = "https://complaints.example/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("complaints.api")
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """The body of every error response (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+class ProblemError(Exception):
+    """Raised by the HTTP layer for a refusal that is not a domain rule (auth, bad headers)."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[FieldError] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.errors = errors
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request (a header or cursor that cannot be read)",
+    401: "Missing, malformed, forged or expired token",
+    403: "The token's roles do not allow this",
+    404: "No such complaint",
+    409: "Refused by the complaint's state (rules 7-11) or a concurrent change",
+    412: "If-Match names a version that is no longer current",
+    413: "The body is too large",
+    422: "The request breaks a rule about its content; `errors` names the fields",
+    503: "The store or a read model is not available yet; see Retry-After",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem responses an endpoint can give."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in (401, 403, 413, 503, *statuses)
+    }
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = [error.model_dump() for error in errors]
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _status_for(error: DomainError) -> int:
+    if isinstance(error, ComplaintContentError):
+        return 422
+    if isinstance(error, NotAssignedInvestigatorError):
+        return 403
+    if isinstance(error, ComplaintNotFoundError):
+        return 404
+    if isinstance(error, VersionMismatchError):
+        return 412
+    if isinstance(error, CaseStateError | ConcurrentModificationError):
+        return 409
+    return 400
+
+
+def _field_name(location: tuple[Any, ...], kind: str) -> str:
+    if kind == "json_invalid":
+        return "body"
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, error: DomainError) -> JSONResponse:
+        errors = [FieldError(field=f.field, message=f.message) for f in error.fields]
+        return problem_response(
+            _status_for(error), error.rule, error.title, error.detail, errors=errors or None
+        )
+
+    @app.exception_handler(ProblemError)
+    async def problem_error(_: Request, error: ProblemError) -> JSONResponse:
+        return problem_response(
+            error.status,
+            error.slug,
+            error.title,
+            error.detail,
+            errors=error.errors,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(
+                field=_field_name(tuple(item.get("loc", ())), str(item.get("type", ""))),
+                message=str(item["msg"]),
+            )
+            for item in error.errors()
+        ]
+        return problem_response(
+            422,
+            "validation-error",
+            "The request is not valid",
+            "; ".join(f"{e.field}: {e.message}" for e in errors[:5]) or "Invalid request.",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+            error.status_code, "http-error"
+        )
+        return problem_response(
+            error.status_code,
+            slug,
+            str(error.detail),
+            str(error.detail),
+            headers=dict(error.headers or {}),
+        )
+
+    @app.exception_handler(PersistenceError)
+    async def store_unavailable(_: Request, error: PersistenceError) -> JSONResponse:
+        if isinstance(error, OperationalError | InterfaceError):
+            log.warning("event store unavailable: %s", type(error).__name__)
+        else:  # a fault of ours rather than an outage: keep the evidence
+            log.error("event store refused a statement", exc_info=error)
+        return problem_response(
+            503,
+            "store-unavailable",
+            "The event store is unavailable",
+            "The event store did not answer in time; nothing was recorded. Retry shortly.",
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return problem_response(
+            500, "internal-error", "Internal error", "The server failed to handle the request."
+        )

@@ -1,0 +1,85 @@
+"""Reading one complaint: replayed from the event store, so always as recorded."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import RedirectResponse
+from pydantic import AwareDatetime
+
+from api.auth import Principal, Role
+from api.deps import ComplaintsDep, role
+from api.problems import ProblemError, problem_responses
+from api.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
+
+router = APIRouter(prefix="/complaints", tags=["complaints"])
+
+Reader = Annotated[Principal, role(Role.CASEWORKER, Role.AUDITOR)]
+
+
+@router.get(
+    "/by-reference/{reference:path}",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={
+        307: {"description": "The complaint's own address, in Location"},
+        **problem_responses(404),
+    },
+    summary="Find a complaint by its reference (PC/1234/26, raw or percent-encoded)",
+)
+def find_by_reference(reference: str, _: Reader, complaints: ComplaintsDep) -> RedirectResponse:
+    complaint_id = complaints.find_by_reference(reference)
+    return RedirectResponse(f"/complaints/{quote(str(complaint_id))}", status_code=307)
+
+
+@router.get(
+    "/{complaint_id}",
+    response_model=ComplaintOut,
+    responses=problem_responses(404, 422),
+    summary="One complaint as it stands, or (auditors) as it stood",
+)
+def get_complaint(
+    complaint_id: UUID,
+    principal: Reader,
+    complaints: ComplaintsDep,
+    response: Response,
+    as_of_version: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="Auditors: the state after event N")
+    ] = None,
+    as_of: Annotated[
+        AwareDatetime | None, Query(description="Auditors: the state at this recorded instant")
+    ] = None,
+) -> ComplaintOut:
+    if (as_of_version is not None or as_of is not None) and not principal.has(Role.AUDITOR):
+        raise ProblemError(
+            403,
+            "forbidden",
+            "Not allowed for your role",
+            "Only auditors may see a complaint as it stood in the past.",
+        )
+    if as_of_version is not None and as_of is not None:
+        raise ProblemError(
+            422,
+            "validation-error",
+            "The request is not valid",
+            "Give as_of_version or as_of, not both.",
+        )
+    if as_of is not None:
+        complaint = complaints.get_complaint_as_of(complaint_id, as_of)
+    else:
+        complaint = complaints.get_complaint(complaint_id, version=as_of_version)
+    response.headers["ETag"] = f'"{complaint.version}"'
+    return complaint_out(complaint)
+
+
+@router.get(
+    "/{complaint_id}/history",
+    response_model=HistoryOut,
+    responses=problem_responses(404, 422),
+    summary="Every event of a complaint, oldest first",
+)
+def get_history(complaint_id: UUID, _: Reader, complaints: ComplaintsDep) -> HistoryOut:
+    return history_out(complaint_id, complaints.history(complaint_id))

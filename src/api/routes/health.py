@@ -1,0 +1,49 @@
+"""Liveness and readiness: no token, no personal data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from domain.service import Complaints
+
+router = APIRouter(prefix="/health", tags=["operations"])
+
+
+@router.get("/live", summary="200 while the process runs")
+async def live() -> dict[str, str]:
+    return {"status": "live"}
+
+
+@router.get(
+    "/ready",
+    summary="200 when the event store answers; 503 otherwise",
+    responses={503: {"description": "A dependency is down"}},
+)
+def ready(request: Request) -> JSONResponse:
+    complaints: Complaints = request.app.state.complaints
+    dependencies: dict[str, Any] = {}
+    try:
+        head = complaints.head_position()
+        dependencies["event_store"] = {"status": "up", "head_position": head}
+    except Exception as error:  # any failure to answer is "down", never a 500
+        dependencies["event_store"] = {"status": "down", "error": type(error).__name__}
+        head = None
+    body: dict[str, Any] = {"dependencies": dependencies}
+    readiness = getattr(request.app.state, "read_model_status", None)
+    if readiness is not None and head is not None:
+        body["read_models"] = readiness(head)
+    if head is None:
+        body |= {
+            "type": PROBLEM_BASE + "not-ready",
+            "title": "Not ready",
+            "status": 503,
+            "detail": "The event store does not answer.",
+        }
+        return JSONResponse(
+            body, status_code=503, media_type=PROBLEM_MEDIA_TYPE, headers={"Retry-After": "2"}
+        )
+    return JSONResponse({"status": "ready", **body})

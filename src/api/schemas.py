@@ -1,0 +1,166 @@
+"""Response bodies of the HTTP API: the `Complaint` of API.md and its history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.complaint import Complaint
+from domain.service import HistoryEntry
+from domain.values import (
+    Behaviour,
+    Channel,
+    Complainant,
+    ContactMethod,
+    LearningPoint,
+    OnBehalfOf,
+    Outcome,
+    RedirectDestination,
+    Standing,
+    Status,
+    Subject,
+)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActorOut(Out):
+    id: str
+    name: str
+
+
+class RedirectOut(Out):
+    destination: RedirectDestination
+    force_name: str | None
+    reason: str
+    redirected_at: datetime
+    by: ActorOut
+
+
+class InvestigatorOut(Out):
+    id: str
+    name: str
+    assigned_at: datetime
+
+
+class AssignmentOut(Out):
+    investigator_id: str
+    investigator_name: str
+    reason: str | None
+    occurred_at: datetime
+    by: ActorOut
+
+
+class ContactOut(Out):
+    method: ContactMethod
+    occurred_at: datetime
+    summary: str
+    by: ActorOut
+
+
+class ResolutionOut(Out):
+    outcome: Outcome
+    summary: str
+    learning: list[LearningPoint]
+    resolved_at: datetime
+    by: ActorOut
+
+
+class ComplaintOut(Out):
+    """One complaint as it stands (or stood), replayed from its events."""
+
+    complaint_id: UUID
+    reference: str
+    status: Status
+    version: int
+    received_at: datetime
+    channel: Channel
+    channel_detail: str | None
+    complainant: Complainant
+    on_behalf_of: OnBehalfOf | None
+    standing: Standing
+    subject: Subject
+    behaviours: list[Behaviour]
+    incident_date: date | None
+    location: str | None
+    description: str
+    late: bool
+    redirect: RedirectOut | None
+    investigator: InvestigatorOut | None
+    assignments: list[AssignmentOut]
+    contacts: list[ContactOut]
+    resolution: ResolutionOut | None
+    lodged_at: datetime
+    assigned_at: datetime | None
+    first_contact_at: datetime | None
+    resolved_at: datetime | None
+    last_recorded_at: datetime
+
+
+class CommandResultOut(ComplaintOut):
+    position: int
+
+
+class HistoryEventOut(Out):
+    version: int
+    type: str
+    recorded_at: datetime
+    occurred_at: datetime
+    actor: ActorOut
+    data: dict[str, Any]
+
+
+class HistoryOut(Out):
+    complaint_id: UUID
+    events: list[HistoryEventOut]
+
+
+def complaint_fields(complaint: Complaint) -> dict[str, Any]:
+    return {
+        "complaint_id": complaint.id,
+        "reference": complaint.reference,
+        "status": complaint.status,
+        "version": complaint.version,
+        **complaint.lodged,
+        "late": complaint.late,
+        "redirect": complaint.redirect,
+        "investigator": complaint.investigator,
+        "assignments": complaint.assignments,
+        "contacts": complaint.contacts,
+        "resolution": complaint.resolution,
+        "lodged_at": complaint.received_at,
+        "assigned_at": complaint.assigned_at,
+        "first_contact_at": complaint.first_contact_at,
+        "resolved_at": complaint.resolved_at,
+        "last_recorded_at": complaint.modified_on,
+    }
+
+
+def complaint_out(complaint: Complaint) -> ComplaintOut:
+    return ComplaintOut.model_validate(complaint_fields(complaint))
+
+
+def command_result_out(complaint: Complaint, position: int) -> CommandResultOut:
+    return CommandResultOut.model_validate({**complaint_fields(complaint), "position": position})
+
+
+def history_out(complaint_id: UUID, entries: list[HistoryEntry]) -> HistoryOut:
+    return HistoryOut(
+        complaint_id=complaint_id,
+        events=[
+            HistoryEventOut(
+                version=entry.version,
+                type=entry.type,
+                recorded_at=entry.recorded_at,
+                occurred_at=entry.occurred_at,
+                actor=ActorOut.model_validate(entry.actor),
+                data=entry.data,
+            )
+            for entry in entries
+        ],
+    )

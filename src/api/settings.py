@@ -1,0 +1,96 @@
+"""Settings from the environment (and `.env`), as API.md's "Running it" lists them.
+
+Nothing else in the product reads `os.environ`: this module turns the settings into the
+`eventsourcing` library's environment and everything else takes a `Settings` object.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from psycopg.conninfo import make_conninfo
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COMPLAINTS_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./var/complaints.db"
+    jwt_secret: SecretStr | None = None
+    projections: Literal["embedded", "external"] | None = None
+    first_contact_due_days: int = Field(default=5, ge=1, le=365)
+    resolution_due_days: int = Field(default=20, ge=1, le=3650)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    postgres_pool_size: int = Field(default=10, ge=1, le=200)
+    postgres_max_overflow: int = Field(default=20, ge=0, le=200)
+    # How long a request waits for the database before it is answered 503, in seconds.
+    database_timeout: int = Field(default=5, ge=1, le=60)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        if scheme == "sqlite" and not value.startswith("sqlite:///"):
+            raise ValueError("an SQLite URL is sqlite:///relative/path or sqlite:////absolute")
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        return not self.database_url.startswith("sqlite:")
+
+    @property
+    def projection_mode(self) -> Literal["embedded", "external"]:
+        if self.projections is not None:
+            return self.projections
+        return "external" if self.is_postgres else "embedded"
+
+    @property
+    def sqlite_path(self) -> str:
+        return self.database_url.removeprefix("sqlite:///")
+
+    @cached_property
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The `eventsourcing` library's configuration for the event store."""
+        if not self.is_postgres:
+            path = self.sqlite_path
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": str(self.database_timeout),
+            }
+        url = urlsplit(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": url.hostname or "localhost",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.postgres_max_overflow),
+            "POSTGRES_CONNECT_TIMEOUT": str(self.database_timeout),
+            "POSTGRES_LOCK_TIMEOUT": str(self.database_timeout),
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+        }
+
+    def postgres_conninfo(self) -> str:
+        env = self.eventsourcing_env
+        return make_conninfo(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"],
+            connect_timeout=self.database_timeout,
+        )

@@ -1,0 +1,188 @@
+"""Named domain errors: one class per rule of DOMAIN.md, under one base class.
+
+Each error carries a stable `rule` slug (the API puts it at the end of the problem `type`), a
+sentence a person can act on, and, for errors about a complaint's content, the fields at fault.
+The HTTP layer maps the classes once: content → 422, case state → 409, permission → 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    rule: str = "domain-error"
+    title: str = "Refused by a rule of the domain"
+
+    def __init__(self, detail: str, *, fields: tuple[FieldProblem, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = fields
+
+
+# ---- Rules 1-6: what a complaint must contain (422) -------------------------------------------
+
+
+class ComplaintContentError(DomainError):
+    title = "The complaint's content breaks a rule"
+
+
+class ComplainantUnreachableError(ComplaintContentError):
+    """Rule 1: a named complainant with at least one way to be reached."""
+
+    rule = "complainant-unreachable"
+    title = "The complainant must be named and reachable"
+
+
+class SubjectUnidentifiedError(ComplaintContentError):
+    """Rule 2: the subject of the complaint can be identified."""
+
+    rule = "subject-unidentified"
+    title = "The subject of the complaint must be identifiable"
+
+
+class StandingNotAllowedError(ComplaintContentError):
+    """Rule 3: `witnessed` only for complaints about a person's conduct."""
+
+    rule = "standing-not-allowed"
+    title = "The complainant's standing does not fit the subject"
+
+
+class EffectsOrBehavioursMissingError(ComplaintContentError):
+    """Rule 4: effects for an adversely affected complainant, behaviours for a person."""
+
+    rule = "effects-or-behaviours-missing"
+    title = "The effects or behaviours complained of must be named"
+
+
+class OnBehalfBasisError(ComplaintContentError):
+    """Rule 5: acting on someone's behalf needs a lawful basis and its evidence."""
+
+    rule = "on-behalf-basis-invalid"
+    title = "The basis for complaining on someone's behalf is not met"
+
+
+class ComplaintDatesError(ComplaintContentError):
+    """Rule 6: received not in the future, incident not after receipt."""
+
+    rule = "dates-invalid"
+    title = "The complaint's dates are not possible"
+
+
+class ChannelDetailRequiredError(ComplaintContentError):
+    """API contract: partner organisations and representatives are named."""
+
+    rule = "channel-detail-required"
+    title = "The channel needs a detail"
+
+
+class ForceNameRequiredError(ComplaintContentError):
+    """A redirect to another force names that force."""
+
+    rule = "force-name-required"
+    title = "The other force must be named"
+
+
+# ---- Rules 7-11: what the case's state allows (409) ---------------------------------------------
+
+
+class CaseStateError(DomainError):
+    title = "The complaint's state does not allow this"
+
+
+class MustRedirectError(CaseStateError):
+    """Rule 7: complaints about the Commissioner or another force are redirected, not assigned."""
+
+    rule = "must-redirect"
+    title = "This complaint must be redirected, not assigned"
+
+
+class RedirectDestinationNotAllowedError(CaseStateError):
+    """Rule 7: the Commissioner's go to MOPAC; another force's to that force or the IOPC."""
+
+    rule = "redirect-destination-not-allowed"
+    title = "This complaint cannot be redirected there"
+
+
+class ReassignmentReasonRequiredError(CaseStateError):
+    """Rule 8: reassignment needs a reason."""
+
+    rule = "reassignment-reason-required"
+    title = "Reassignment needs a reason"
+
+
+class AlreadyAssignedError(CaseStateError):
+    """Rule 8: assigning the investigator who already holds the case changes nothing."""
+
+    rule = "already-assigned"
+    title = "The complaint is already assigned to that investigator"
+
+
+class ContactBeforeAssignmentError(CaseStateError):
+    """Rule 9: contact is recorded only once the complaint is assigned."""
+
+    rule = "contact-before-assignment"
+    title = "Contact can be recorded only once the complaint is assigned"
+
+
+class ContactDateError(CaseStateError):
+    """Rule 9: contact is not dated before receipt or in the future."""
+
+    rule = "contact-date-invalid"
+    title = "The contact's date is not possible"
+
+
+class OccurredAtError(CaseStateError):
+    """Like rule 9 for every other step: nothing happens before receipt or in the future."""
+
+    rule = "occurred-at-invalid"
+    title = "The date given for this step is not possible"
+
+
+class ResolutionWithoutContactError(CaseStateError):
+    """Rule 10: the investigator works with the complainant before resolving."""
+
+    rule = "resolution-without-contact"
+    title = "A complaint is resolved only after contact with the complainant"
+
+
+class ComplaintClosedError(CaseStateError):
+    """Rule 11: nothing may happen to a resolved or redirected complaint."""
+
+    rule = "complaint-closed"
+    title = "The complaint is closed"
+
+
+# ---- Who may act, and which complaint ---------------------------------------------------------
+
+
+class NotAssignedInvestigatorError(DomainError):
+    """Rules 9 and 10: only the assigned investigator or a supervisor."""
+
+    rule = "not-assigned-investigator"
+    title = "Only the assigned investigator or a supervisor may do this"
+
+
+class ComplaintNotFoundError(DomainError):
+    rule = "complaint-not-found"
+    title = "No such complaint"
+
+
+class VersionMismatchError(DomainError):
+    """The caller's If-Match names a version that is no longer current."""
+
+    rule = "version-mismatch"
+    title = "The complaint has changed since that version"
+
+
+class ConcurrentModificationError(DomainError):
+    """Another command was recorded on the complaint first; reload and retry."""
+
+    rule = "concurrent-modification"
+    title = "The complaint was changed by another request"

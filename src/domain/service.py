@@ -1,0 +1,243 @@
+"""The application service: the only way in to the complaints domain.
+
+One `Complaints` instance per process. Each command loads one complaint, calls one method of the
+aggregate and saves, returning the complaint and the global log position of its last event (the
+consistency token that read-model endpoints accept as `min_position`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, Transcoder
+from eventsourcing.utils import get_topic
+
+from domain.complaint import Complaint, complaint_id_for
+from domain.errors import (
+    ComplaintNotFoundError,
+    ConcurrentModificationError,
+    VersionMismatchError,
+)
+from domain.json_mapper import JsonMapper
+from domain.rules import check_lodging, local_date
+from domain.values import (
+    Actor,
+    AssignInvestigator,
+    LodgeComplaint,
+    RecordContact,
+    RedirectComplaint,
+    ResolveComplaint,
+)
+
+
+class ReferenceNumbers(Protocol):
+    """Hands out increasing numbers per year of receipt; gaps are allowed, contention is not."""
+
+    def next_number(self, year: int) -> int: ...
+
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    complaint: Complaint
+    position: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    type: str
+    recorded_at: datetime
+    occurred_at: datetime
+    actor: dict[str, str]
+    data: dict[str, Any]
+
+
+# The event base fields that are not part of an event's business data in a history listing.
+_ENVELOPE = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "actor",
+    "occurred_at",
+}
+
+
+class Complaints(Application[UUID]):
+    name = "Complaints"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        reference_numbers: Callable[[ApplicationRecorder], ReferenceNumbers],
+        clock: Clock = utc_now,
+    ) -> None:
+        super().__init__(env)
+        self.references = reference_numbers(self.recorder)
+        self.clock = clock
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return JsonMapper(transcoder=_UnusedTranscoder())
+
+    # ---- commands -------------------------------------------------------------------------
+
+    def lodge(self, command: LodgeComplaint, *, actor: Actor) -> Recorded:
+        now = self.clock()
+        received_at = command.received_at or now
+        # Refuse before taking a number, so that refused complaints leave no gaps.
+        check_lodging(command, received_at, now)
+        year = local_date(received_at).year
+        number = self.references.next_number(year)
+        reference = f"PC/{number}/{year % 100:02d}"
+        complaint = Complaint.lodge(reference=reference, command=command, actor=actor, now=now)
+        return self._save(complaint)
+
+    def redirect(
+        self,
+        complaint_id: UUID,
+        command: RedirectComplaint,
+        *,
+        actor: Actor,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        complaint = self._load_for_command(complaint_id, expected_version)
+        complaint.redirect_to(command, actor=actor, now=self.clock())
+        return self._save(complaint)
+
+    def assign(
+        self,
+        complaint_id: UUID,
+        command: AssignInvestigator,
+        *,
+        actor: Actor,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        complaint = self._load_for_command(complaint_id, expected_version)
+        complaint.assign_investigator(command, actor=actor, now=self.clock())
+        return self._save(complaint)
+
+    def record_contact(
+        self,
+        complaint_id: UUID,
+        command: RecordContact,
+        *,
+        actor: Actor,
+        supervisor: bool,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        complaint = self._load_for_command(complaint_id, expected_version)
+        complaint.record_contact(command, actor=actor, supervisor=supervisor, now=self.clock())
+        return self._save(complaint)
+
+    def resolve(
+        self,
+        complaint_id: UUID,
+        command: ResolveComplaint,
+        *,
+        actor: Actor,
+        supervisor: bool,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        complaint = self._load_for_command(complaint_id, expected_version)
+        complaint.resolve(command, actor=actor, supervisor=supervisor, now=self.clock())
+        return self._save(complaint)
+
+    # ---- queries (strongly consistent: replayed from the event store) ---------------------
+
+    def get_complaint(self, complaint_id: UUID, *, version: int | None = None) -> Complaint:
+        try:
+            complaint: Complaint = self.repository.get(complaint_id, version=version)
+        except AggregateNotFoundError:
+            raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.") from None
+        if version is not None and complaint.version != version:
+            raise ComplaintNotFoundError(f"Complaint {complaint_id} has no event {version}.")
+        return complaint
+
+    def get_complaint_as_of(self, complaint_id: UUID, at: datetime) -> Complaint:
+        """The complaint as it stood at `at`, by the time its events were recorded."""
+        version = None
+        for event in self._events(complaint_id):
+            if event.timestamp > at:
+                break
+            version = event.originator_version
+        if version is None:
+            raise ComplaintNotFoundError(f"Complaint {complaint_id} had not been lodged at {at}.")
+        return self.get_complaint(complaint_id, version=version)
+
+    def history(self, complaint_id: UUID) -> list[HistoryEntry]:
+        entries = [_history_entry(event) for event in self._events(complaint_id)]
+        if not entries:
+            raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.")
+        return entries
+
+    def find_by_reference(self, reference: str) -> UUID:
+        complaint_id = complaint_id_for(reference)
+        if complaint_id not in self.repository:
+            raise ComplaintNotFoundError(f"No complaint has the reference {reference}.")
+        return complaint_id
+
+    def head_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # ---- internals ----------------------------------------------------------------------
+
+    def _events(self, complaint_id: UUID) -> Iterator[Complaint.Event]:
+        return cast(Iterator[Complaint.Event], iter(self.events.get(complaint_id)))
+
+    def _load_for_command(self, complaint_id: UUID, expected_version: int | None) -> Complaint:
+        complaint = self.get_complaint(complaint_id)
+        if expected_version is not None and expected_version != complaint.version:
+            raise VersionMismatchError(
+                f"The complaint is at version {complaint.version}, not {expected_version}: "
+                "reload it and decide again."
+            )
+        return complaint
+
+    def _save(self, complaint: Complaint) -> Recorded:
+        try:
+            recordings = self.save(complaint)
+        except IntegrityError:
+            raise ConcurrentModificationError(
+                "Another change to this complaint was recorded first: reload it and retry."
+            ) from None
+        return Recorded(complaint=complaint, position=recordings[-1].notification.id)
+
+
+def _history_entry(event: Complaint.Event) -> HistoryEntry:
+    state = vars(event)
+    return HistoryEntry(
+        version=event.originator_version,
+        type=event_type_name(type(event)),
+        recorded_at=event.timestamp,
+        occurred_at=state["occurred_at"],
+        actor=state["actor"],
+        data={key: value for key, value in state.items() if key not in _ENVELOPE},
+    )
+
+
+def event_type_name(event_class: type) -> str:
+    """`ComplaintLodged` for the topic `complaints:ComplaintLodged`: the DOMAIN.md name."""
+    return get_topic(event_class).rpartition(":")[2]
+
+
+class _UnusedTranscoder(Transcoder):
+    """`JsonMapper` encodes by itself; the library's Mapper still wants a transcoder."""
+
+    def encode(self, obj: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:
+        raise NotImplementedError

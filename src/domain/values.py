@@ -1,0 +1,204 @@
+"""Value objects and commands of the complaints domain.
+
+These pydantic models check shape (types, enumerations, lengths); the business rules of DOMAIN.md
+live in `rules.py`, so that each refusal is a named domain error rather than a schema failure.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+# Free text is bounded so that one request cannot grow an event without limit.
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")
+]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry a UTC offset, e.g. 2026-11-24T10:15:00Z")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Channel(StrEnum):
+    ONLINE = "online"
+    LETTER = "letter"
+    POLICE_STATION = "police_station"
+    IOPC = "iopc"
+    PARTNER_ORGANISATION = "partner_organisation"
+    REPRESENTATIVE = "representative"
+
+
+class Standing(StrEnum):
+    EXPERIENCED = "experienced"
+    WITNESSED = "witnessed"
+    ADVERSELY_AFFECTED = "adversely_affected"
+
+
+class SubjectKind(StrEnum):
+    OFFICER = "officer"
+    STAFF = "staff"
+    CONTRACTOR = "contractor"
+    VOLUNTEER = "volunteer"
+    CASE_HANDLING = "case_handling"
+    POLICE_STATION = "police_station"
+    FORCE_GENERAL = "force_general"
+    COMMISSIONER = "commissioner"
+    OTHER_FORCE = "other_force"
+
+    @property
+    def is_person(self) -> bool:
+        return self in PERSON_KINDS
+
+
+PERSON_KINDS = frozenset(
+    {SubjectKind.OFFICER, SubjectKind.STAFF, SubjectKind.CONTRACTOR, SubjectKind.VOLUNTEER}
+)
+
+
+class Behaviour(StrEnum):
+    RUDE_OR_AGGRESSIVE = "rude_or_aggressive"
+    CAUSING_DISTRESS = "causing_distress"
+    CAUSING_INCONVENIENCE = "causing_inconvenience"
+    CAUSING_PROPERTY_LOSS_OR_DAMAGE = "causing_property_loss_or_damage"
+    CAUSING_DANGER_OR_RISK = "causing_danger_or_risk"
+
+
+# The effects an adversely affected complainant may name (rule 4) are the behaviours' effects.
+EFFECTS = frozenset(Behaviour) - {Behaviour.RUDE_OR_AGGRESSIVE}
+
+
+class OnBehalfBasis(StrEnum):
+    PARENT_OR_GUARDIAN_OF_CHILD_UNDER_16 = "parent_or_guardian_of_child_under_16"
+    WRITTEN_CONSENT = "written_consent"
+
+
+class RedirectDestination(StrEnum):
+    MOPAC = "mopac"
+    OTHER_FORCE = "other_force"
+    IOPC = "iopc"
+
+
+class ContactMethod(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    LETTER = "letter"
+    IN_PERSON = "in_person"
+    VIDEO = "video"
+
+
+class Outcome(StrEnum):
+    EXPLANATION_GIVEN = "explanation_given"
+    APOLOGY_GIVEN = "apology_given"
+    INFORMATION_PROVIDED = "information_provided"
+    SERVICE_ACCEPTABLE = "service_acceptable"
+    SERVICE_NOT_ACCEPTABLE = "service_not_acceptable"
+    UNABLE_TO_DETERMINE = "unable_to_determine"
+    PRACTICE_REQUIRING_IMPROVEMENT = "practice_requiring_improvement"
+    REFERRED_FOR_MISCONDUCT = "referred_for_misconduct"
+    NO_FURTHER_ACTION = "no_further_action"
+
+
+class Status(StrEnum):
+    LODGED = "lodged"
+    ASSIGNED = "assigned"
+    IN_CONTACT = "in_contact"
+    RESOLVED = "resolved"
+    REDIRECTED = "redirected"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (Status.LODGED, Status.ASSIGNED, Status.IN_CONTACT)
+
+
+class Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Actor(Value):
+    """Who did something: the token's `sub` and `name`."""
+
+    id: Identifier
+    name: ShortText
+
+
+class Complainant(Value):
+    name: ShortText | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    date_of_birth: date | None = None
+
+
+class OnBehalfOf(Value):
+    name: ShortText | None = None
+    date_of_birth: date | None = None
+    basis: OnBehalfBasis
+    consent_reference: ShortText | None = None
+
+
+class Subject(Value):
+    kind: SubjectKind
+    name: ShortText | None = None
+    shoulder_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None
+    ) = None
+    description: LongText | None = None
+    station: ShortText | None = None
+    force_name: ShortText | None = None
+
+
+class LearningPoint(Value):
+    # The theme is a category that analysts count, so it is kept short; the note is personal data.
+    theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    note: LongText | None = None
+
+
+class LodgeComplaint(Value):
+    received_at: AwareDatetime | None = None
+    channel: Channel
+    channel_detail: ShortText | None = None
+    complainant: Complainant
+    on_behalf_of: OnBehalfOf | None = None
+    standing: Standing
+    subject: Subject
+    behaviours: Annotated[list[Behaviour], Field(max_length=len(Behaviour))] = []
+    incident_date: date | None = None
+    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    description: LongText
+
+
+class RedirectComplaint(Value):
+    destination: RedirectDestination
+    force_name: ShortText | None = None
+    reason: LongText
+    occurred_at: AwareDatetime | None = None
+
+
+class AssignInvestigator(Value):
+    investigator_id: Identifier
+    investigator_name: ShortText
+    reason: LongText | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class RecordContact(Value):
+    method: ContactMethod
+    occurred_at: AwareDatetime | None = None
+    summary: LongText
+
+
+class ResolveComplaint(Value):
+    outcome: Outcome
+    summary: LongText
+    learning: Annotated[list[LearningPoint], Field(max_length=50)] = []
+    occurred_at: AwareDatetime | None = None
