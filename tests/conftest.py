@@ -64,7 +64,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+    # Embedded projections on both stores, so that read models follow the commands in tests.
+    return Settings(_env_file=None, database_url=database_url, projections="embedded")  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ from fastapi import FastAPI
 
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
+from api.read_models import ReadModels
 from api.references import reference_numbers_for
 from api.routes import commands, complaints, health
+from api.routes import read_models as read_model_routes
 from api.settings import Settings
 from domain.service import Clock, Complaints, utc_now
 
@@ -25,11 +27,18 @@ def build_complaints(settings: Settings, *, clock: Clock = utc_now) -> Complaint
 def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.complaints = build_complaints(settings, clock=clock)
+        complaints = build_complaints(settings, clock=clock)
+        read_models = ReadModels(settings, complaints)
+        if settings.projection_mode == "embedded":
+            read_models.start_embedded()
+        app.state.complaints = complaints
+        app.state.read_models = read_models
+        app.state.read_model_status = read_models.status
         try:
             yield
         finally:
-            app.state.complaints.close()
+            read_models.close()
+            complaints.close()
 
     app = FastAPI(
         title="Complaints Casework",
@@ -42,6 +51,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(commands.router)
+    app.include_router(read_model_routes.router)
     app.include_router(complaints.router)
     app.include_router(health.router)
     return app

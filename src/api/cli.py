@@ -80,5 +80,72 @@ def token(
     )
 
 
+@cli.command()
+def project() -> None:
+    """Run every projection against the event log until stopped (SIGTERM stops it cleanly)."""
+    import signal
+    import threading
+
+    from api.app import build_complaints
+    from api.read_models import ReadModels, build_coordinator
+
+    settings = load_settings()
+    complaints = build_complaints(settings)
+    models = ReadModels(settings, complaints)
+    coordinator = build_coordinator(settings, complaints)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    err.print("projecting; SIGTERM stops")
+    try:
+        models.runner.run_forever(stop, coordinator)
+    finally:
+        coordinator.close()
+        models.close()
+        complaints.close()
+    err.print("stopped")
+
+
+@cli.command()
+def rebuild(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Read models to rebuild (default: all)")
+    ] = None,
+) -> None:
+    """Rebuild read models from the event log, leaving them exactly as a live run would."""
+    from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from api.app import build_complaints
+    from api.read_models import build_store
+    from projections.catalogue import PROJECTIONS
+    from projections.rebuild import rebuild as rebuild_read_models
+
+    unknown = sorted(set(names or ()) - set(PROJECTIONS))
+    if unknown:
+        err.print(
+            f"[red]No read model named {', '.join(unknown)}[/red]; known: {', '.join(PROJECTIONS)}"
+        )
+        raise typer.Exit(2)
+    settings = load_settings()
+    complaints = build_complaints(settings)
+    store = build_store(settings)
+    chosen = [PROJECTIONS[name] for name in (names or PROJECTIONS)]
+    head = complaints.head_position()
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err) as progress:
+            tasks = {p.name: progress.add_task(p.name, total=head) for p in chosen}
+
+            def advance(name: str, processed: int) -> None:
+                progress.advance(tasks[name], processed)
+
+            rebuild_read_models(complaints, store, chosen, progress=advance)
+            for task in tasks.values():
+                progress.update(task, completed=head)
+    finally:
+        store.close()
+        complaints.close()
+
+
 def main() -> None:
     cli()

@@ -14,7 +14,13 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, Transcoder
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Mapper,
+    Recording,
+    Transcoder,
+)
 from eventsourcing.utils import get_topic
 
 from domain.complaint import Complaint, complaint_id_for
@@ -88,9 +94,16 @@ class Complaints(Application[UUID]):
         super().__init__(env)
         self.references = reference_numbers(self.recorder)
         self.clock = clock
+        # Called with the new head position after each save (wakes in-process projections).
+        self.on_recorded: list[Callable[[int], None]] = []
 
     def construct_mapper(self) -> Mapper[UUID]:
         return JsonMapper(transcoder=_UnusedTranscoder())
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if recordings:
+            for listener in self.on_recorded:
+                listener(recordings[-1].notification.id)
 
     # ---- commands -------------------------------------------------------------------------
 

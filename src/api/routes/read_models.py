@@ -1,0 +1,232 @@
+"""Read models: the case list, caseloads and statistics (eventually consistent).
+
+Each endpoint takes the consistency token (`min_position`, `wait_ms`) and answers with the
+position its read model had processed, in `X-Projection-Position`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from api.auth import Principal, Role
+from api.csv_export import learning_csv, timeliness_csv, wants_csv
+from api.deps import role
+from api.problems import ProblemError, problem_responses
+from api.read_models import ReadModels
+from api.read_schemas import (
+    CaseListItem,
+    CaseListPage,
+    Caseload,
+    InvestigatorCases,
+    LearningStatisticsOut,
+    TimelinessStatisticsOut,
+)
+from domain.rules import local_date
+from domain.values import Channel, Status, SubjectKind
+from projections.case_queries import (
+    CaseFilter,
+    InvalidCursorError,
+    caseload_summary,
+    due,
+    investigator_cases,
+    page,
+)
+
+router = APIRouter(tags=["read models"])
+
+MinPosition = Annotated[
+    int | None, Query(ge=0, description="Wait until the read model has processed this position")
+]
+WaitMs = Annotated[int, Query(ge=0, le=10_000, description="How long to wait, in milliseconds")]
+Lister = Annotated[Principal, role(Role.CASEWORKER, Role.SUPERVISOR, Role.AUDITOR, Role.ANALYST)]
+StatisticsReader = Annotated[Principal, role(Role.ANALYST, Role.SUPERVISOR, Role.AUDITOR)]
+Supervisor = Annotated[Principal, role(Role.SUPERVISOR)]
+Caseworker = Annotated[Principal, role(Role.CASEWORKER)]
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+
+def _read_models(request: Request) -> ReadModels:
+    models: ReadModels = request.app.state.read_models
+    return models
+
+
+def _today(request: Request) -> date:
+    return local_date(request.app.state.complaints.clock())
+
+
+def _caught_up(
+    request: Request, response: Response, projection: str, min_position: int | None, wait: int
+) -> ReadModels:
+    models = _read_models(request)
+    position = models.wait_for(projection, min_position, wait)
+    response.headers["X-Projection-Position"] = str(position)
+    return models
+
+
+@router.get(
+    "/complaints",
+    response_model=CaseListPage,
+    responses=problem_responses(400, 422),
+    summary="The case list, newest first; anonymised for analysts",
+)
+def list_complaints(
+    request: Request,
+    response: Response,
+    principal: Lister,
+    status: Status | None = None,
+    investigator_id: Annotated[str | None, Query(max_length=100)] = None,
+    subject_kind: SubjectKind | None = None,
+    channel: Channel | None = None,
+    lodged_from: date | None = None,
+    lodged_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = 2000,
+) -> CaseListPage:
+    anonymised = not principal.has_any(Role.CASEWORKER, Role.AUDITOR)
+    if anonymised and investigator_id is not None:
+        raise ProblemError(
+            403, "forbidden", "Not allowed for your role", "Analysts cannot select by investigator."
+        )
+    models = _caught_up(request, response, "case_list", min_position, wait_ms)
+    filters = CaseFilter(status, investigator_id, subject_kind, channel, lodged_from, lodged_to)
+    try:
+        with models.store.reading() as db:
+            rows, next_cursor = page(
+                db, models.case_list.t["case_list"], filters, limit=limit, after=cursor
+            )
+    except InvalidCursorError as error:
+        raise ProblemError(400, "invalid-cursor", "The cursor is not valid", str(error)) from None
+    items = [_case_item(row, models, anonymised) for row in rows]
+    return CaseListPage(items=items, next_cursor=next_cursor)
+
+
+def _case_item(row: dict[str, Any], models: ReadModels, anonymised: bool) -> CaseListItem:
+    investigator = None
+    if row["investigator_id"] is not None and not anonymised:
+        investigator = {"id": row["investigator_id"], "name": row["investigator_name"]}
+    fields = {key: value for key, value in row.items() if not key.startswith("investigator_")}
+    return CaseListItem.model_validate(
+        fields
+        | {
+            "late": bool(row["late"]),
+            "investigator": investigator,
+            "first_contact_due": due(row["lodged_on"], models.limits.first_contact_days),
+            "resolution_due": due(row["lodged_on"], models.limits.resolution_days),
+        }
+    )
+
+
+@router.get(
+    "/caseload",
+    response_model=Caseload,
+    responses=problem_responses(422),
+    summary="Every investigator's open cases, with what is awaiting contact or overdue today",
+)
+def get_caseload(
+    request: Request,
+    response: Response,
+    _: Supervisor,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = 2000,
+) -> Caseload:
+    models = _caught_up(request, response, "case_list", min_position, wait_ms)
+    with models.store.reading() as db:
+        summary = caseload_summary(
+            db, models.case_list.t["case_list"], models.limits, _today(request)
+        )
+    return Caseload.model_validate(summary)
+
+
+@router.get(
+    "/caseload/{investigator_id}",
+    response_model=InvestigatorCases,
+    responses=problem_responses(422),
+    summary="One investigator's open cases with their ages and due dates",
+)
+def get_investigator_caseload(
+    investigator_id: str,
+    request: Request,
+    response: Response,
+    principal: Caseworker,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = 2000,
+) -> InvestigatorCases:
+    if not principal.has(Role.SUPERVISOR) and principal.id != investigator_id:
+        raise ProblemError(
+            403, "forbidden", "Not allowed for your role", "A caseworker sees only their own cases."
+        )
+    models = _caught_up(request, response, "case_list", min_position, wait_ms)
+    with models.store.reading() as db:
+        cases = investigator_cases(
+            db, models.case_list.t["case_list"], investigator_id, models.limits, _today(request)
+        )
+    return InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": cases})
+
+
+def _check_range(lodged_from: date | None, lodged_to: date | None) -> None:
+    if lodged_from is not None and lodged_to is not None and lodged_from > lodged_to:
+        raise ProblemError(
+            422, "validation-error", "The request is not valid", "`from` is after `to`."
+        )
+
+
+@router.get(
+    "/statistics/learning",
+    response_model=LearningStatisticsOut,
+    responses={**CSV_RESPONSE, **problem_responses(422)},
+    summary="Complaints counted by category, by lodged date",
+)
+def learning_statistics(
+    request: Request,
+    response: Response,
+    _: StatisticsReader,
+    lodged_from: Annotated[date | None, Query(alias="from")] = None,
+    lodged_to: Annotated[date | None, Query(alias="to")] = None,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = 2000,
+) -> Any:
+    _check_range(lodged_from, lodged_to)
+    models = _caught_up(request, response, "learning", min_position, wait_ms)
+    with models.store.reading() as db:
+        figures = models.learning.query(db, lodged_from, lodged_to)
+    body = LearningStatisticsOut.model_validate({"from": lodged_from, "to": lodged_to, **figures})
+    if wants_csv(request):
+        return PlainTextResponse(
+            learning_csv(figures), media_type="text/csv", headers=dict(response.headers)
+        )
+    return body
+
+
+@router.get(
+    "/statistics/timeliness",
+    response_model=TimelinessStatisticsOut,
+    responses={**CSV_RESPONSE, **problem_responses(422)},
+    summary="Time from lodging to assignment, first contact and resolution",
+)
+def timeliness_statistics(
+    request: Request,
+    response: Response,
+    _: StatisticsReader,
+    lodged_from: Annotated[date | None, Query(alias="from")] = None,
+    lodged_to: Annotated[date | None, Query(alias="to")] = None,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = 2000,
+) -> Any:
+    _check_range(lodged_from, lodged_to)
+    models = _caught_up(request, response, "timeliness", min_position, wait_ms)
+    with models.store.reading() as db:
+        figures = models.timeliness.query(db, lodged_from, lodged_to)
+    body = TimelinessStatisticsOut.model_validate({"from": lodged_from, "to": lodged_to, **figures})
+    if wants_csv(request):
+        return PlainTextResponse(
+            timeliness_csv(figures), media_type="text/csv", headers=dict(response.headers)
+        )
+    return body

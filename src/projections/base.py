@@ -1,0 +1,112 @@
+"""What every read model is: a projection class that owns some tables and processes batches.
+
+A projection declares its tables and indexes (so that a rebuild can build a shadow copy under
+other names and swap it in), and turns a batch of domain events into row changes inside the
+transaction the runner gives it. It reads only the events and its own tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from domain.complaint import Complaint
+from domain.rules import local_date
+from projections.store import Cursor
+
+SHADOW_SUFFIX = "__rebuild"
+
+
+@dataclass(frozen=True)
+class Index:
+    table: str
+    name: str
+    columns: str
+    where: str = ""
+
+
+class Projection:
+    """Base class: subclasses set `name`, `tables`, `indexes` and implement `process`."""
+
+    name: ClassVar[str]
+    # Logical table name → column definitions (portable SQL: TEXT, BIGINT, INTEGER).
+    tables: ClassVar[dict[str, str]]
+    indexes: ClassVar[tuple[Index, ...]] = ()
+
+    def __init__(self, *, shadow: bool = False) -> None:
+        self.shadow = shadow
+        suffix = SHADOW_SUFFIX if shadow else ""
+        self.t = {logical: logical + suffix for logical in self.tables}
+        self.tracking_name = self.name + suffix
+
+    def create_statements(self) -> list[str]:
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.t[logical]} ({columns})"
+            for logical, columns in self.tables.items()
+        ]
+        statements += [self.index_statement(index) for index in self.indexes]
+        return statements
+
+    def index_name(self, index: Index) -> str:
+        return f"{self.t[index.table]}_{index.name}_idx"
+
+    def index_statement(self, index: Index) -> str:
+        where = f" WHERE {index.where}" if index.where else ""
+        return (
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(index)} "
+            f"ON {self.t[index.table]} ({index.columns}){where}"
+        )
+
+    def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
+        raise NotImplementedError
+
+
+def moment(value: datetime) -> str:
+    """Timestamps are stored as fixed-width UTC text, so text order is time order."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def day(value: datetime) -> str:
+    """The force's calendar date of an instant, as YYYY-MM-DD."""
+    return local_date(value).isoformat()
+
+
+def parse_day(value: str) -> date:
+    return date.fromisoformat(value)
+
+
+def load_rows(
+    cursor: Cursor, table: str, columns: Sequence[str], ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Rows by `complaint_id` (the first column), for the ids given."""
+    found: dict[str, dict[str, Any]] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE complaint_id IN ({marks})", chunk
+        )
+        for row in cursor.fetchall():
+            found[row[0]] = dict(zip(columns, row, strict=True))
+    return found
+
+
+def upsert_rows(
+    cursor: Cursor, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
+    cursor.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
+        f"ON CONFLICT (complaint_id) DO UPDATE SET {updates}",
+        [tuple(row[column] for column in columns) for row in rows],
+    )
+
+
+def delete_rows(cursor: Cursor, table: str, ids: Sequence[str]) -> None:
+    if ids:
+        cursor.executemany(f"DELETE FROM {table} WHERE complaint_id = ?", [(i,) for i in ids])

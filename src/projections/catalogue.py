@@ -1,0 +1,13 @@
+"""Every read model the product keeps, by name."""
+
+from __future__ import annotations
+
+from projections.base import Projection
+from projections.case_list import CaseList
+from projections.learning import LearningStatistics
+from projections.timeliness import TimelinessStatistics
+
+PROJECTIONS: dict[str, type[Projection]] = {
+    projection.name: projection
+    for projection in (CaseList, LearningStatistics, TimelinessStatistics)
+}

@@ -1,0 +1,96 @@
+"""Rebuilding read models from the event log, on a live system.
+
+The new rows are built in shadow tables (`<table>__rebuild`) while readers keep reading the live
+ones and the live runner keeps them current. When the shadow has caught up, one transaction
+locks the live position, applies the last few events to the shadow, and swaps the tables and
+the position, so readers see the old model or the new one, never a half-built one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from domain.service import Complaints
+from projections.base import Projection
+from projections.runner import ProjectionRunner
+from projections.store import Cursor, ReadStore, advance_tracking
+
+
+def rebuild(
+    complaints: Complaints,
+    store: ReadStore,
+    projection_classes: Sequence[type[Projection]],
+    *,
+    progress: Callable[[str, int], None] | None = None,
+    batch_size: int = 2000,
+) -> None:
+    for projection_class in projection_classes:
+        shadow = projection_class(shadow=True)
+        live = projection_class()
+        _prepare_shadow(store, shadow)
+        runner = ProjectionRunner(complaints, store, [shadow], batch_size=batch_size)
+        runner.catch_up(_named(progress, live.name))
+        if runner.failures:
+            failure = runner.failures[shadow.tracking_name]
+            raise RuntimeError(f"rebuild of {live.name} stopped: {failure.error}")
+        _swap(complaints, store, shadow, live, batch_size)
+
+
+def _named(progress: Callable[[str, int], None] | None, name: str) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    return lambda processed: progress(name, processed)
+
+
+def _prepare_shadow(store: ReadStore, shadow: Projection) -> None:
+    with store.transaction() as cursor:
+        for table in shadow.t.values():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(
+            "DELETE FROM projection_tracking WHERE projection = ?", (shadow.tracking_name,)
+        )
+        for statement in shadow.create_statements():
+            cursor.execute(statement)
+
+
+def _swap(
+    complaints: Complaints, store: ReadStore, shadow: Projection, live: Projection, batch: int
+) -> None:
+    with store.transaction() as cursor:
+        # Lock the live position first, as the live runner does, so the two queue.
+        _locked_position(cursor, store.dialect, live.tracking_name)
+        position = _locked_position(cursor, store.dialect, shadow.tracking_name)
+        while notifications := complaints.recorder.select_notifications(
+            start=position, limit=batch, inclusive_of_start=False
+        ):
+            shadow.process(cursor, [complaints.mapper.to_domain_event(n) for n in notifications])  # type: ignore[misc]
+            position = notifications[-1].id
+        for logical, table in live.t.items():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute(f"ALTER TABLE {shadow.t[logical]} RENAME TO {table}")
+            if store.dialect == "postgres":  # the primary key's index keeps its old name
+                cursor.execute(f"ALTER INDEX {shadow.t[logical]}_pkey RENAME TO {table}_pkey")
+        for index in live.indexes:
+            if store.dialect == "postgres":
+                cursor.execute(
+                    f"ALTER INDEX {shadow.index_name(index)} RENAME TO {live.index_name(index)}"
+                )
+            else:  # SQLite cannot rename an index; recreate it under its own name
+                cursor.execute(f"DROP INDEX IF EXISTS {shadow.index_name(index)}")
+                cursor.execute(live.index_statement(index))
+        advance_tracking(cursor, live.tracking_name, position)
+        cursor.execute(
+            "DELETE FROM projection_tracking WHERE projection = ?", (shadow.tracking_name,)
+        )
+
+
+def _locked_position(cursor: Cursor, dialect: str, name: str) -> int:
+    cursor.execute(
+        "INSERT INTO projection_tracking (projection, position) VALUES (?, 0) "
+        "ON CONFLICT (projection) DO NOTHING",
+        (name,),
+    )
+    lock = " FOR UPDATE" if dialect == "postgres" else ""
+    cursor.execute(f"SELECT position FROM projection_tracking WHERE projection = ?{lock}", (name,))
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0

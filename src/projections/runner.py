@@ -1,0 +1,185 @@
+"""Runs projections over the event log: exactly once, in batches, one process at a time.
+
+Each batch of events is applied to each projection in one transaction together with that
+projection's new position, after locking and checking the old one. So a crash at any instant
+loses nothing and counts nothing twice, and a second runner (or a rebuild's swap) that moved
+the position first makes this batch roll back instead of applying it again.
+
+A projection that fails on an event is retried alone, event by event, so that it stops just
+before the event it cannot process; it then waits (it does not spin) while the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Notification
+
+from domain.complaint import Complaint
+from domain.service import Complaints
+from projections.base import Projection
+from projections.store import ReadStore, StaleTrackingError, advance_tracking, claim_tracking
+
+log = logging.getLogger("complaints.projections")
+
+
+@dataclass
+class Failure:
+    error: str
+    position: int
+    at: float
+    retry_at: float
+
+
+class _UndecodableError(Exception):
+    pass
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        complaints: Complaints,
+        store: ReadStore,
+        projections: Sequence[Projection],
+        *,
+        batch_size: int = 1000,
+        retry_seconds: float = 30.0,
+    ) -> None:
+        self.complaints = complaints
+        self.store = store
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self.retry_seconds = retry_seconds
+        self.failures: dict[str, Failure] = {}
+
+    def setup(self) -> None:
+        """Creates every projection's tables (idempotent)."""
+        with self.store.transaction() as cursor:
+            for projection in self.projections:
+                for statement in projection.create_statements():
+                    cursor.execute(statement)
+
+    # ---- processing -----------------------------------------------------------------------
+
+    def run_batch(self) -> int:
+        """Applies the next batch to every projection that is not waiting; returns its size."""
+        now = time.monotonic()
+        ready = [p for p in self.projections if self._ready(p, now)]
+        if not ready:
+            return 0
+        positions = self.store.positions()
+        start = min(positions.get(p.tracking_name, 0) for p in ready)
+        notifications = self.complaints.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        decoded = [(n.id, self._decode(n)) for n in notifications]
+        for projection in ready:
+            position = positions.get(projection.tracking_name, 0)
+            pending = [(i, event) for i, event in decoded if i > position]
+            if pending:
+                self._apply(projection, position, pending)
+        return len(notifications)
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> None:
+        """Processes until no projection has anything left (failed ones excepted)."""
+        while processed := self.run_batch():
+            if progress is not None:
+                progress(processed)
+
+    def run_forever(self, stop: threading.Event, coordinator: Coordinator) -> None:
+        """Follows the log until `stop` is set; only while this process holds the lead."""
+        while not stop.is_set():
+            try:
+                if not coordinator.lead():
+                    stop.wait(1.0)
+                    continue
+                if self.run_batch() == 0:
+                    coordinator.wait(timeout=1.0)
+            except Exception:  # the store is down, say: keep going, but not in a tight loop
+                log.exception("projection runner: batch failed; retrying shortly")
+                stop.wait(2.0)
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _ready(self, projection: Projection, now: float) -> bool:
+        failure = self.failures.get(projection.tracking_name)
+        return failure is None or failure.retry_at <= now
+
+    def _decode(self, notification: Notification) -> Complaint.Event | _UndecodableError:
+        try:
+            event: Complaint.Event = self.complaints.mapper.to_domain_event(notification)  # type: ignore[assignment]
+        except Exception as error:
+            return _UndecodableError(f"event at position {notification.id}: {error}")
+        return event
+
+    def _apply(self, projection: Projection, position: int, pending: list[tuple[int, Any]]) -> None:
+        try:
+            self._transaction(projection, position, pending)
+        except StaleTrackingError:
+            return  # another runner applied it first
+        except Exception as error:
+            if len(pending) == 1:
+                self._failed(projection, pending[0][0], error)
+                return
+            # Find the event that fails, applying the good ones before it.
+            for index, item in enumerate(pending):
+                try:
+                    self._transaction(
+                        projection, pending[index - 1][0] if index else position, [item]
+                    )
+                except StaleTrackingError:
+                    return
+                except Exception as single_error:
+                    self._failed(projection, item[0], single_error)
+                    return
+        self.failures.pop(projection.tracking_name, None)
+
+    def _transaction(
+        self, projection: Projection, position: int, pending: list[tuple[int, Any]]
+    ) -> None:
+        events = []
+        for _, event in pending:
+            if isinstance(event, _UndecodableError):
+                raise event
+            events.append(event)
+        with self.store.transaction() as cursor:
+            claim_tracking(cursor, self.store.dialect, projection.tracking_name, position)
+            projection.process(cursor, events)
+            advance_tracking(cursor, projection.tracking_name, pending[-1][0])
+
+    def _failed(self, projection: Projection, at_position: int, error: Exception) -> None:
+        now = time.monotonic()
+        previous = self.failures.get(projection.tracking_name)
+        if previous is None or previous.position != at_position:
+            log.error(
+                "projection %s cannot process the event at position %d: %s",
+                projection.name,
+                at_position,
+                error,
+            )
+        self.failures[projection.tracking_name] = Failure(
+            error=f"{type(error).__name__}: {error}",
+            position=at_position,
+            at=previous.at if previous else now,
+            retry_at=now + self.retry_seconds,
+        )
+
+
+class Coordinator:
+    """Decides which process projects, and wakes the runner when events are written."""
+
+    def lead(self) -> bool:
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Gives up the lead."""

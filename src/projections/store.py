@@ -1,0 +1,203 @@
+"""Where read models keep their rows: the event store's own database, SQLite or PostgreSQL.
+
+Projections write SQL once, with `?` placeholders and the common subset of both dialects
+(`INSERT … ON CONFLICT … DO UPDATE`, `RETURNING`); this module adapts it. Each projection's
+position lives in `projection_tracking`, updated in the same transaction as its rows, which is
+what makes a projection exactly-once: a batch either lands with its position or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, Protocol
+
+from psycopg_pool import ConnectionPool
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class StaleTrackingError(Exception):
+    """Another process moved the projection's position first; this batch was rolled back."""
+
+
+TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_tracking ("
+    " projection TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+)
+
+
+@cache
+def _to_pyformat(statement: str) -> str:
+    # Our statements never hold a literal `?` or `%`, so this rewrite is safe.
+    return re.sub(r"\?", "%s", statement)
+
+
+class ReadStore:
+    """A connection source for read models, with the dialect's quirks hidden."""
+
+    dialect: str
+
+    def __init__(self, *, sqlite_path: str | None = None, conninfo: str | None = None) -> None:
+        if (sqlite_path is None) == (conninfo is None):
+            raise ValueError("give exactly one of sqlite_path and conninfo")
+        self._sqlite_path = sqlite_path
+        self._local = threading.local()
+        self._pool: ConnectionPool[Any] | None = None
+        if conninfo is not None:
+            self.dialect = "postgres"
+            self._pool = ConnectionPool(
+                conninfo, min_size=1, max_size=8, open=True, timeout=10, kwargs={"autocommit": True}
+            )
+        else:
+            self.dialect = "sqlite"
+        with self.transaction() as cursor:
+            cursor.execute(TRACKING_DDL)
+
+    # ---- connections ----------------------------------------------------------------------
+
+    def _sqlite(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            assert self._sqlite_path is not None
+            connection = sqlite3.connect(
+                self._sqlite_path, isolation_level=None, check_same_thread=False, timeout=10
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=10000")
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """One write transaction: committed on success, rolled back on any error."""
+        if self._pool is None:
+            connection = self._sqlite()
+            # IMMEDIATE takes the write lock up front, so the busy timeout applies to it.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteCursor(connection.cursor())
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return
+        with self._pool.connection() as pg, pg.transaction():
+            yield _PostgresCursor(pg.cursor())
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        """A read-only snapshot for queries."""
+        if self._pool is None:
+            connection = self._sqlite()
+            connection.execute("BEGIN")
+            try:
+                yield _SQLiteCursor(connection.cursor())
+            finally:
+                connection.execute("ROLLBACK")
+            return
+        with self._pool.connection() as pg, pg.transaction():
+            cursor = pg.cursor()
+            cursor.execute("SET TRANSACTION READ ONLY")
+            yield _PostgresCursor(cursor)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+
+    # ---- tracking -------------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        with self.reading() as cursor:
+            cursor.execute("SELECT projection, position FROM projection_tracking")
+            return {name: int(position) for name, position in cursor.fetchall()}
+
+    def position(self, projection: str) -> int:
+        with self.reading() as cursor:
+            cursor.execute(
+                "SELECT position FROM projection_tracking WHERE projection = ?", (projection,)
+            )
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
+def claim_tracking(cursor: Cursor, dialect: str, projection: str, expected: int) -> None:
+    """First statement of a projection's transaction: locks its position and checks it.
+
+    Taking the tracking row's lock first orders every writer of a read model (the live runner,
+    a rebuild's swap) on one lock, so they queue instead of deadlocking on the model's tables.
+    """
+    cursor.execute(
+        "INSERT INTO projection_tracking (projection, position) VALUES (?, 0) "
+        "ON CONFLICT (projection) DO NOTHING",
+        (projection,),
+    )
+    lock = " FOR UPDATE" if dialect == "postgres" else ""
+    cursor.execute(
+        f"SELECT position FROM projection_tracking WHERE projection = ?{lock}", (projection,)
+    )
+    row = cursor.fetchone()
+    if row is None or int(row[0]) != expected:
+        raise StaleTrackingError(f"{projection} is no longer at {expected}")
+
+
+def advance_tracking(cursor: Cursor, projection: str, position: int) -> None:
+    cursor.execute(
+        "UPDATE projection_tracking SET position = ? WHERE projection = ?", (position, projection)
+    )
+
+
+class _SQLiteCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(sql, params)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class _PostgresCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(_to_pyformat(sql), params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(_to_pyformat(sql), params)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)

@@ -1,0 +1,130 @@
+"""Timeliness statistics: how long from lodging to assignment, first contact and resolution.
+
+Each duration is kept as a histogram of whole days (working and calendar), per day and month of
+lodging, so count, mean, median and p90 over any date range come from a few hundred rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, ClassVar
+
+from domain.complaint import Complaint
+from projections.base import Projection, day, load_rows, parse_day, upsert_rows
+from projections.calendar import working_days_between
+from projections.counters import add_counts, counts_table, period_filter
+from projections.store import Cursor
+
+MEASURES = ("lodged_to_assigned", "lodged_to_first_contact", "lodged_to_resolved")
+_KEYS = ("measure", "unit", "days")
+_STATE = ("complaint_id", "lodged_on", "assigned_on", "first_contact_on", "resolved_on", "version")
+
+
+class TimelinessStatistics(Projection):
+    name = "timeliness"
+    tables: ClassVar[dict[str, str]] = {
+        "timeliness_complaints": (
+            "complaint_id TEXT PRIMARY KEY, lodged_on TEXT NOT NULL, assigned_on TEXT, "
+            "first_contact_on TEXT, resolved_on TEXT, version INTEGER NOT NULL"
+        ),
+        "timeliness_counts": counts_table(
+            "measure TEXT NOT NULL, unit TEXT NOT NULL, days INTEGER NOT NULL"
+        ),
+    }
+
+    def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
+        table = self.t["timeliness_complaints"]
+        state = load_rows(cursor, table, _STATE, [str(e.originator_id) for e in events])
+        deltas: Counter[tuple[Any, ...]] = Counter()
+        for event in events:
+            key = str(event.originator_id)
+            row = state.get(key)
+            if isinstance(event, Complaint.Lodged):
+                if row is None:
+                    state[key] = dict.fromkeys(_STATE) | {
+                        "complaint_id": key,
+                        "lodged_on": day(event.received_at),
+                        "version": event.originator_version,
+                    }
+                continue
+            if row is None or row["version"] >= event.originator_version:
+                continue  # already counted
+            row["version"] = event.originator_version
+            _measure(row, event, deltas)
+        upsert_rows(cursor, table, _STATE, list(state.values()))
+        add_counts(cursor, self.t["timeliness_counts"], _KEYS, deltas)
+
+    def query(
+        self, cursor: Cursor, lodged_from: date | None, lodged_to: date | None
+    ) -> dict[str, Any]:
+        where, params = period_filter(lodged_from, lodged_to)
+        cursor.execute(
+            f"SELECT measure, unit, days, SUM(n) FROM {self.t['timeliness_counts']} "
+            f"WHERE {where} GROUP BY measure, unit, days",
+            params,
+        )
+        histograms: dict[tuple[str, str], Counter[int]] = {}
+        for measure, unit, days, count in cursor.fetchall():
+            histograms.setdefault((measure, unit), Counter())[int(days)] += int(count)
+        return {
+            measure: {
+                "count": sum(histograms.get((measure, "calendar_days"), Counter()).values()),
+                **{
+                    unit: summarise(histograms.get((measure, unit), Counter()))
+                    for unit in ("working_days", "calendar_days")
+                },
+            }
+            for measure in MEASURES
+        }
+
+
+def _measure(row: dict[str, Any], event: Complaint.Event, deltas: Counter[tuple[Any, ...]]) -> None:
+    on = day(event.occurred_at)
+    if isinstance(event, Complaint.InvestigatorAssigned) and row["assigned_on"] is None:
+        row["assigned_on"] = on
+        _add(deltas, row["lodged_on"], "lodged_to_assigned", on, 1)
+    elif isinstance(event, Complaint.ComplainantContacted):
+        earlier = row["first_contact_on"]
+        if earlier is None or on < earlier:
+            if earlier is not None:  # a contact recorded late but dated earlier: move it
+                _add(deltas, row["lodged_on"], "lodged_to_first_contact", earlier, -1)
+            row["first_contact_on"] = on
+            _add(deltas, row["lodged_on"], "lodged_to_first_contact", on, 1)
+    elif isinstance(event, Complaint.Resolved):
+        row["resolved_on"] = on
+        _add(deltas, row["lodged_on"], "lodged_to_resolved", on, 1)
+
+
+def _add(
+    deltas: Counter[tuple[Any, ...]], lodged_on: str, measure: str, on: str, sign: int
+) -> None:
+    start, end = parse_day(lodged_on), parse_day(on)
+    deltas[(lodged_on, measure, "calendar_days", max((end - start).days, 0))] += sign
+    deltas[(lodged_on, measure, "working_days", working_days_between(start, end))] += sign
+
+
+def summarise(histogram: Counter[int]) -> dict[str, float | None]:
+    """Mean, median (the middle value, or the mean of the middle two) and p90 (nearest rank)."""
+    total = sum(histogram.values())
+    if total == 0:
+        return {"mean": None, "median": None, "p90": None}
+    mean = sum(days * count for days, count in histogram.items()) / total
+    ordered = sorted(histogram.items())
+
+    def nth(rank: int) -> int:  # the rank-th smallest value, counting from 1
+        seen = 0
+        for days, count in ordered:
+            seen += count
+            if seen >= rank:
+                return days
+        return ordered[-1][0]
+
+    middle = (nth((total + 1) // 2) + nth(total // 2 + 1)) / 2
+    return {
+        "mean": round(mean, 2),
+        "median": middle,
+        "p90": float(nth(math.ceil(0.9 * total))),
+    }
