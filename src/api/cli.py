@@ -147,5 +147,44 @@ def rebuild(
         complaints.close()
 
 
+@cli.command()
+def seed(
+    cases: Annotated[int, typer.Option(min=1, max=5_000_000, help="How many complaints")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same data")] = 1,
+    until: Annotated[
+        str | None, typer.Option(help="Last day of receipt, YYYY-MM-DD (default: today)")
+    ] = None,
+) -> None:
+    """Lodge and progress realistic synthetic complaints through the application."""
+    from datetime import date
+
+    from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from api.app import build_complaints
+    from api.seed import seed as seed_complaints
+    from domain.rules import local_date
+    from domain.service import utc_now
+
+    settings = load_settings()
+    complaints = build_complaints(settings)
+    now = utc_now()
+    last_day = date.fromisoformat(until) if until else local_date(now)
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task("seeding", total=cases)
+            position = seed_complaints(
+                complaints,
+                cases=cases,
+                seed_value=seed,
+                until=min(last_day, local_date(now)),
+                now=now,
+                progress=lambda n: progress.advance(task, n),
+            )
+    finally:
+        complaints.close()
+    err.print(f"seeded {cases} complaints; the log is at position {position}")
+
+
 def main() -> None:
     cli()

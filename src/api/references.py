@@ -24,17 +24,15 @@ class PostgresReferenceNumbers:
     def _sequence(self, year: int) -> Identifier:
         return Identifier(self.datastore.schema, f"complaint_reference_{year}")
 
-    def next_number(self, year: int) -> int:
+    def next_numbers(self, year: int, count: int) -> list[int]:
         if year not in self._years_ready:
             self._create_sequence(year)
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                "SELECT nextval(%s::regclass) AS number",
-                (f'"{self.datastore.schema}"."complaint_reference_{year}"',),
+                "SELECT nextval(%s::regclass) AS number FROM generate_series(1, %s)",
+                (f'"{self.datastore.schema}"."complaint_reference_{year}"', count),
             )
-            row = cursor.fetchone()
-        assert row is not None
-        return int(row["number"])
+            return sorted(int(row["number"]) for row in cursor.fetchall())
 
     def _create_sequence(self, year: int) -> None:
         statement = SQL("CREATE SEQUENCE IF NOT EXISTS {}").format(self._sequence(year))
@@ -56,16 +54,17 @@ class SQLiteReferenceNumbers:
                 "(year INTEGER PRIMARY KEY, last INTEGER NOT NULL)"
             )
 
-    def next_number(self, year: int) -> int:
+    def next_numbers(self, year: int, count: int) -> list[int]:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                "INSERT INTO complaint_reference_numbers (year, last) VALUES (?, 1) "
-                "ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
-                (year,),
+                "INSERT INTO complaint_reference_numbers (year, last) VALUES (?, ?) "
+                "ON CONFLICT (year) DO UPDATE SET last = last + excluded.last RETURNING last",
+                (year, count),
             )
             row = cursor.fetchone()
         assert row is not None
-        return int(row[0])
+        last = int(row[0])
+        return list(range(last - count + 1, last + 1))
 
 
 def reference_numbers_for(recorder: ApplicationRecorder) -> ReferenceNumbers:

@@ -44,7 +44,7 @@ from domain.values import (
 class ReferenceNumbers(Protocol):
     """Hands out increasing numbers per year of receipt; gaps are allowed, contention is not."""
 
-    def next_number(self, year: int) -> int: ...
+    def next_numbers(self, year: int, count: int) -> list[int]: ...
 
 
 Clock = Callable[[], datetime]
@@ -112,11 +112,28 @@ class Complaints(Application[UUID]):
         received_at = command.received_at or now
         # Refuse before taking a number, so that refused complaints leave no gaps.
         check_lodging(command, received_at, now)
-        year = local_date(received_at).year
-        number = self.references.next_number(year)
-        reference = f"PC/{number}/{year % 100:02d}"
+        reference = self.allocate_reference(received_at)
         complaint = Complaint.lodge(reference=reference, command=command, actor=actor, now=now)
         return self._save(complaint)
+
+    def allocate_reference(self, received_at: datetime) -> str:
+        """The next `PC/<number>/<yy>` for the year the complaint was received."""
+        return self.allocate_references([received_at])[0]
+
+    def allocate_references(self, received: list[datetime]) -> list[str]:
+        """References for many complaints at once, in the order given."""
+        years = [local_date(moment).year for moment in received]
+        numbers = {
+            year: iter(self.references.next_numbers(year, years.count(year)))
+            for year in dict.fromkeys(years)
+        }
+        return [f"PC/{next(numbers[year])}/{year % 100:02d}" for year in years]
+
+    def record_histories(self, complaints: list[Complaint]) -> int:
+        """Saves whole histories built through the aggregate (imports, seeding) in one
+        transaction; returns the position of the last event."""
+        recordings = self.save(*complaints)
+        return recordings[-1].notification.id if recordings else self.head_position()
 
     def redirect(
         self,

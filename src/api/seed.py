@@ -1,0 +1,217 @@
+"""Realistic synthetic complaints, for demos and benchmarks (`complaints seed`).
+
+Every complaint is lodged and progressed through the `Complaint` aggregate's commands, so every
+rule applies; each step is taken "at" its simulated time. Whole histories are then saved in
+batches, one transaction per batch. The mix follows DOMAIN.md's "Real-world scale": about 50
+complaints a working day, mostly about officers, first contact in about five working days,
+resolution in about eleven, a few late incidents, redirects and reassignments; the most recent
+complaints are still open. The same seed and end date give the same complaints.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
+from typing import Any
+
+from domain.complaint import Complaint
+from domain.service import Complaints
+from domain.values import (
+    Actor,
+    AssignInvestigator,
+    LodgeComplaint,
+    RecordContact,
+    RedirectComplaint,
+    ResolveComplaint,
+)
+from projections.calendar import add_working_days, is_working_day
+
+CASES_PER_WORKING_DAY = 50
+
+SUBJECTS = {
+    "officer": 52, "staff": 10, "contractor": 1, "volunteer": 1, "case_handling": 16,
+    "police_station": 4, "force_general": 9, "commissioner": 2, "other_force": 5,
+}  # fmt: skip
+CHANNELS = {
+    "online": 58, "letter": 10, "police_station": 11, "iopc": 9,
+    "partner_organisation": 6, "representative": 6,
+}  # fmt: skip
+OUTCOMES = {
+    "explanation_given": 30, "apology_given": 15, "information_provided": 14,
+    "service_acceptable": 12, "service_not_acceptable": 9, "unable_to_determine": 6,
+    "practice_requiring_improvement": 7, "referred_for_misconduct": 2, "no_further_action": 5,
+}  # fmt: skip
+BEHAVIOURS = [
+    "rude_or_aggressive",
+    "causing_distress",
+    "causing_inconvenience",
+    "causing_property_loss_or_damage",
+    "causing_danger_or_risk",
+]
+THEMES = [
+    "communication", "professional_standards", "use_of_powers", "record_keeping",
+    "timeliness", "policy_and_procedure", "training", "equality_and_diversity",
+]  # fmt: skip
+FORCES = ["Kent Police", "Surrey Police", "Thames Valley Police", "City of London Police"]
+PERSONS = ("officer", "staff", "contractor", "volunteer")
+INTAKE = Actor(id="seed-intake", name="Complaints Support Team")
+SUPERVISOR = Actor(id="seed-sup-01", name="DI Seed Supervisor")
+
+
+def _pick(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _at(day: date, rng: random.Random) -> datetime:
+    return datetime.combine(day, time(8 + rng.randrange(9), rng.randrange(60)), tzinfo=UTC)
+
+
+def _lodging(rng: random.Random, n: int, received_at: datetime) -> LodgeComplaint:
+    kind = _pick(rng, SUBJECTS)
+    standing = rng.choices(["experienced", "witnessed", "adversely_affected"], [70, 10, 20])[0]
+    if standing == "witnessed" and kind not in PERSONS:
+        standing = "experienced"
+    behaviours = rng.sample(BEHAVIOURS, rng.choice([1, 1, 2, 3]))
+    if standing == "adversely_affected" and behaviours == ["rude_or_aggressive"]:
+        behaviours.append("causing_distress")
+    channel = _pick(rng, CHANNELS)
+    received = received_at.date()
+    late = rng.random() < 0.04
+    incident = received - timedelta(days=rng.randrange(400, 900) if late else rng.randrange(0, 60))
+    subject: dict[str, Any] = {"kind": kind}
+    if kind in PERSONS:
+        subject["shoulder_number"] = f"{rng.randrange(100, 9999)}{rng.choice('ABCDEFGHJK')}"
+    elif kind == "police_station":
+        subject["station"] = rng.choice(["Charing Cross", "Brixton", "Lewisham", "Wembley"])
+    elif kind == "other_force":
+        subject["force_name"] = rng.choice(FORCES)
+    body: dict[str, Any] = {
+        "received_at": received_at,
+        "channel": channel,
+        "complainant": {"name": f"Complainant {n}", "email": f"complainant{n}@example.org"},
+        "standing": standing,
+        "subject": subject,
+        "behaviours": behaviours,
+        "incident_date": incident,
+        "location": "London",
+        "description": f"Synthetic complaint {n}.",
+    }
+    if channel in ("partner_organisation", "representative"):
+        body["channel_detail"] = "Citizens Advice" if channel == "partner_organisation" else "MP"
+    if rng.random() < 0.08:
+        body["on_behalf_of"] = _on_behalf(rng, n, received)
+    return LodgeComplaint.model_validate(body)
+
+
+def _on_behalf(rng: random.Random, n: int, received: date) -> dict[str, Any]:
+    if rng.random() < 0.5:
+        born = received - timedelta(days=rng.randrange(365 * 3, 365 * 15))
+        return {"name": f"Child {n}", "date_of_birth": born, "basis": _CHILD}
+    return {"name": f"Person {n}", "basis": "written_consent", "consent_reference": f"WC-{n}"}
+
+
+_CHILD = "parent_or_guardian_of_child_under_16"
+
+
+def _progress(complaint: Complaint, rng: random.Random, received: date, now: datetime) -> None:
+    """Takes the complaint as far through its life as simulated time allows by `now`."""
+
+    def when(working_days: int) -> datetime | None:
+        moment = _at(add_working_days(received, working_days), rng)
+        return moment if moment <= now else None
+
+    kind = complaint.subject_kind.value
+    if kind in ("commissioner", "other_force") or rng.random() < 0.01:
+        destination = {"commissioner": "mopac"}.get(kind) or rng.choice(["other_force", "iopc"])
+        force = rng.choice(FORCES) if destination == "other_force" else None
+        if (at := when(rng.randrange(0, 3))) is not None:
+            redirect = RedirectComplaint.model_validate(
+                {"destination": destination, "force_name": force, "reason": "Not ours to handle."}
+            )
+            complaint.redirect_to(redirect, actor=SUPERVISOR, now=at)
+        return
+    assign_day = rng.choice([0, 1, 1, 2, 3])
+    if (at := when(assign_day)) is None:
+        return
+    investigator = f"inv-{rng.randrange(1, 41):04d}"
+    complaint.assign_investigator(
+        AssignInvestigator(investigator_id=investigator, investigator_name=f"DS {investigator}"),
+        actor=SUPERVISOR,
+        now=at,
+    )
+    contact_day = assign_day + rng.choice([1, 2, 3, 4, 5, 6, 8])
+    if rng.random() < 0.05 and (at := when(assign_day + 1)) is not None:
+        investigator = f"inv-{rng.randrange(41, 61):04d}"
+        reassign = AssignInvestigator(
+            investigator_id=investigator, investigator_name=f"DS {investigator}", reason="Leave."
+        )
+        complaint.assign_investigator(reassign, actor=SUPERVISOR, now=at)
+    officer = Actor(id=investigator, name=f"DS {investigator}")
+    if (at := when(contact_day)) is None:
+        return
+    method = rng.choice(["phone", "phone", "email", "letter", "in_person", "video"])
+    complaint.record_contact(
+        RecordContact.model_validate({"method": method, "summary": "Spoke to the complainant."}),
+        actor=officer,
+        supervisor=False,
+        now=at,
+    )
+    if (at := when(contact_day + rng.choice([2, 4, 5, 6, 8, 10, 14, 20]))) is None:
+        return
+    learning = [{"theme": t, "note": "Noted."} for t in rng.sample(THEMES, rng.choice([0, 1, 2]))]
+    outcome = _pick(rng, OUTCOMES)
+    resolution = ResolveComplaint.model_validate(
+        {"outcome": outcome, "summary": "Resolved with the complainant.", "learning": learning}
+    )
+    complaint.resolve(resolution, actor=officer, supervisor=False, now=at)
+
+
+def working_days_back(until: date, count: int) -> list[date]:
+    days: list[date] = []
+    day = until
+    while len(days) < count:
+        if is_working_day(day):
+            days.append(day)
+        day -= timedelta(days=1)
+    return days[::-1]
+
+
+def generate(
+    cases: int, seed: int, until: date, now: datetime
+) -> Iterator[tuple[LodgeComplaint, date]]:
+    """The lodgings, in order of receipt, spread over working days ending at `until`."""
+    rng = random.Random(seed)
+    days = working_days_back(until, max(1, -(-cases // CASES_PER_WORKING_DAY)))
+    for n in range(cases):
+        received = days[n * len(days) // cases]
+        yield _lodging(rng, n, min(_at(received, rng), now)), received
+
+
+def seed(
+    complaints: Complaints,
+    *,
+    cases: int,
+    seed_value: int,
+    until: date,
+    now: datetime,
+    batch: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Lodges and progresses `cases` complaints; returns the position of the last event."""
+    rng = random.Random(seed_value + 1)
+    position = complaints.head_position()
+    lodgings = generate(cases, seed_value, until, now)
+    while chunk := list(islice(lodgings, batch)):
+        received_times = [command.received_at or now for command, _ in chunk]
+        references = complaints.allocate_references(received_times)
+        histories = []
+        for (command, received), reference in zip(chunk, references, strict=True):
+            complaint = Complaint.lodge(reference=reference, command=command, actor=INTAKE, now=now)
+            _progress(complaint, rng, received, now)
+            histories.append(complaint)
+        position = complaints.record_histories(histories)
+        if progress is not None:
+            progress(len(chunk))
+    return position
