@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.idempotency import IdempotencyKeys
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
 from api.read_models import ReadModels
@@ -34,6 +35,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         app.state.complaints = complaints
         app.state.read_models = read_models
         app.state.read_model_status = read_models.status
+        app.state.idempotency = IdempotencyKeys(read_models.store)
         try:
             yield
         finally:

@@ -135,13 +135,17 @@ def _field_name(location: tuple[Any, ...], kind: str) -> str:
     return ".".join(parts) or "body"
 
 
+def domain_problem(error: DomainError) -> JSONResponse:
+    errors = [FieldError(field=f.field, message=f.message) for f in error.fields]
+    return problem_response(
+        _status_for(error), error.rule, error.title, error.detail, errors=errors or None
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> JSONResponse:
-        errors = [FieldError(field=f.field, message=f.message) for f in error.fields]
-        return problem_response(
-            _status_for(error), error.rule, error.title, error.detail, errors=errors or None
-        )
+        return domain_problem(error)
 
     @app.exception_handler(ProblemError)
     async def problem_error(_: Request, error: ProblemError) -> JSONResponse:

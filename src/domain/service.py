@@ -107,14 +107,16 @@ class Complaints(Application[UUID]):
 
     # ---- commands -------------------------------------------------------------------------
 
-    def lodge(self, command: LodgeComplaint, *, actor: Actor) -> Recorded:
+    def lodge(
+        self, command: LodgeComplaint, *, actor: Actor, record_with: object | None = None
+    ) -> Recorded:
         now = self.clock()
         received_at = command.received_at or now
         # Refuse before taking a number, so that refused complaints leave no gaps.
         check_lodging(command, received_at, now)
         reference = self.allocate_reference(received_at)
         complaint = Complaint.lodge(reference=reference, command=command, actor=actor, now=now)
-        return self._save(complaint)
+        return self._save(complaint, record_with)
 
     def allocate_reference(self, received_at: datetime) -> str:
         """The next `PC/<number>/<yy>` for the year the complaint was received."""
@@ -142,10 +144,11 @@ class Complaints(Application[UUID]):
         *,
         actor: Actor,
         expected_version: int | None = None,
+        record_with: object | None = None,
     ) -> Recorded:
         complaint = self._load_for_command(complaint_id, expected_version)
         complaint.redirect_to(command, actor=actor, now=self.clock())
-        return self._save(complaint)
+        return self._save(complaint, record_with)
 
     def assign(
         self,
@@ -154,10 +157,11 @@ class Complaints(Application[UUID]):
         *,
         actor: Actor,
         expected_version: int | None = None,
+        record_with: object | None = None,
     ) -> Recorded:
         complaint = self._load_for_command(complaint_id, expected_version)
         complaint.assign_investigator(command, actor=actor, now=self.clock())
-        return self._save(complaint)
+        return self._save(complaint, record_with)
 
     def record_contact(
         self,
@@ -167,10 +171,11 @@ class Complaints(Application[UUID]):
         actor: Actor,
         supervisor: bool,
         expected_version: int | None = None,
+        record_with: object | None = None,
     ) -> Recorded:
         complaint = self._load_for_command(complaint_id, expected_version)
         complaint.record_contact(command, actor=actor, supervisor=supervisor, now=self.clock())
-        return self._save(complaint)
+        return self._save(complaint, record_with)
 
     def resolve(
         self,
@@ -180,10 +185,11 @@ class Complaints(Application[UUID]):
         actor: Actor,
         supervisor: bool,
         expected_version: int | None = None,
+        record_with: object | None = None,
     ) -> Recorded:
         complaint = self._load_for_command(complaint_id, expected_version)
         complaint.resolve(command, actor=actor, supervisor=supervisor, now=self.clock())
-        return self._save(complaint)
+        return self._save(complaint, record_with)
 
     # ---- queries (strongly consistent: replayed from the event store) ---------------------
 
@@ -236,9 +242,12 @@ class Complaints(Application[UUID]):
             )
         return complaint
 
-    def _save(self, complaint: Complaint) -> Recorded:
+    def _save(self, complaint: Complaint, record_with: object | None = None) -> Recorded:
+        """Saves the complaint's new events, and `record_with` (for example the idempotency
+        record of the request) in the same transaction when the store supports it."""
+        extras = {} if record_with is None else {"record_with": record_with}
         try:
-            recordings = self.save(complaint)
+            recordings = self.save(complaint, **extras)
         except IntegrityError:
             raise ConcurrentModificationError(
                 "Another change to this complaint was recorded first: reload it and retry."

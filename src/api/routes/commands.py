@@ -1,17 +1,34 @@
-"""Commands: each route maps a request to one call of the application service."""
+"""Commands: each route maps a request to one call of the application service.
+
+Every command honours `If-Match` (a stale version is 412) and `Idempotency-Key` (a retry gets
+the first answer; see `api.idempotency`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Header, Request, status
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from api.auth import Principal, Role
 from api.deps import ComplaintsDep, ExpectedVersionDep, role
-from api.problems import problem_responses
+from api.idempotency import (
+    Claim,
+    ClaimLostError,
+    Completion,
+    IdempotencyKeys,
+    Remembered,
+    request_hash,
+)
+from api.problems import PROBLEM_MEDIA_TYPE, ProblemError, domain_problem, problem_responses
 from api.schemas import CommandResultOut, command_result_out
-from domain.service import Recorded
+from domain.complaint import Complaint
+from domain.errors import DomainError
+from domain.service import Complaints, Recorded
 from domain.values import (
     Actor,
     AssignInvestigator,
@@ -26,15 +43,87 @@ router = APIRouter(prefix="/complaints", tags=["commands"])
 Intake = Annotated[Principal, role(Role.INTAKE)]
 Caseworker = Annotated[Principal, role(Role.CASEWORKER)]
 Supervisor = Annotated[Principal, role(Role.SUPERVISOR)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repeat a request with the same key to get its first answer, safely.",
+    ),
+]
+Command = Callable[[Completion | None], Recorded]
+COMMAND_ERRORS = problem_responses(400, 404, 409, 412, 422)
 
 
 def _actor(principal: Principal) -> Actor:
     return Actor(id=principal.id, name=principal.name)
 
 
-def _answer(response: Response, recorded: Recorded) -> CommandResultOut:
-    response.headers["ETag"] = f'"{recorded.complaint.version}"'
-    return command_result_out(recorded.complaint, recorded.position)
+def _answer(complaint: Complaint, position: int, status_code: int) -> JSONResponse:
+    headers = {"ETag": f'"{complaint.version}"'}
+    if status_code == status.HTTP_201_CREATED:
+        headers["Location"] = f"/complaints/{complaint.id}"
+    body = command_result_out(complaint, position).model_dump(mode="json")
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _replay(first: Remembered, complaints: Complaints) -> Response:
+    if first.status >= 400 or first.complaint_id is None:
+        return Response(first.body, status_code=first.status, media_type=PROBLEM_MEDIA_TYPE)
+    assert first.version is not None
+    assert first.position is not None
+    complaint = complaints.get_complaint(UUID(first.complaint_id), version=first.version)
+    return _answer(complaint, first.position, first.status)
+
+
+def _run(
+    request: Request,
+    principal: Principal,
+    body: BaseModel,
+    key: str | None,
+    status_code: int,
+    command: Command,
+) -> Response:
+    """Runs the command once per Idempotency-Key (or plainly, without one)."""
+    complaints: Complaints = request.app.state.complaints
+    if key is None:
+        recorded = command(None)
+        return _answer(recorded.complaint, recorded.position, status_code)
+    keys: IdempotencyKeys = request.app.state.idempotency
+    fingerprint = request_hash(
+        request.method,
+        request.url.path,
+        [body.model_dump(mode="json"), request.headers.get("if-match")],
+    )
+    claim = keys.claim(principal.id, key, fingerprint)
+    if isinstance(claim, Remembered):
+        return _replay(claim, complaints)
+    return _run_claimed(keys, claim, status_code, command)
+
+
+def _run_claimed(
+    keys: IdempotencyKeys, claim: Claim, status_code: int, command: Command
+) -> Response:
+    try:
+        recorded = command(Completion(claim, status_code))
+    except DomainError as error:
+        refusal = domain_problem(error)
+        keys.remember_refusal(claim, refusal.status_code, bytes(refusal.body).decode())
+        return refusal
+    except ClaimLostError:
+        raise ProblemError(
+            409,
+            "idempotency-key-in-use",
+            "A request with this Idempotency-Key is still running",
+            "Another request with this key took over; retry to get its answer.",
+            headers={"Retry-After": "1"},
+        ) from None
+    except Exception:
+        try:
+            keys.release(claim)
+        finally:
+            raise
+    return _answer(recorded.complaint, recorded.position, status_code)
 
 
 @router.post(
@@ -45,17 +134,26 @@ def _answer(response: Response, recorded: Recorded) -> CommandResultOut:
     summary="Lodge a complaint",
 )
 def lodge_complaint(
-    body: LodgeComplaint, principal: Intake, complaints: ComplaintsDep, response: Response
-) -> CommandResultOut:
-    recorded = complaints.lodge(body, actor=_actor(principal))
-    response.headers["Location"] = f"/complaints/{recorded.complaint.id}"
-    return _answer(response, recorded)
+    body: LodgeComplaint,
+    principal: Intake,
+    complaints: ComplaintsDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    return _run(
+        request,
+        principal,
+        body,
+        idempotency_key,
+        status.HTTP_201_CREATED,
+        lambda done: complaints.lodge(body, actor=_actor(principal), record_with=done),
+    )
 
 
 @router.post(
     "/{complaint_id}/redirect",
     response_model=CommandResultOut,
-    responses=problem_responses(400, 404, 409, 412, 422),
+    responses=COMMAND_ERRORS,
     summary="Redirect a complaint that is not the force's to handle",
 )
 def redirect_complaint(
@@ -64,18 +162,25 @@ def redirect_complaint(
     principal: Caseworker,
     complaints: ComplaintsDep,
     version: ExpectedVersionDep,
-    response: Response,
-) -> CommandResultOut:
-    recorded = complaints.redirect(
-        complaint_id, body, actor=_actor(principal), expected_version=version
-    )
-    return _answer(response, recorded)
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def command(done: Completion | None) -> Recorded:
+        return complaints.redirect(
+            complaint_id,
+            body,
+            actor=_actor(principal),
+            expected_version=version,
+            record_with=done,
+        )
+
+    return _run(request, principal, body, idempotency_key, status.HTTP_200_OK, command)
 
 
 @router.post(
     "/{complaint_id}/assign",
     response_model=CommandResultOut,
-    responses=problem_responses(400, 404, 409, 412, 422),
+    responses=COMMAND_ERRORS,
     summary="Assign or reassign an investigating officer",
 )
 def assign_investigator(
@@ -84,18 +189,25 @@ def assign_investigator(
     principal: Supervisor,
     complaints: ComplaintsDep,
     version: ExpectedVersionDep,
-    response: Response,
-) -> CommandResultOut:
-    recorded = complaints.assign(
-        complaint_id, body, actor=_actor(principal), expected_version=version
-    )
-    return _answer(response, recorded)
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def command(done: Completion | None) -> Recorded:
+        return complaints.assign(
+            complaint_id,
+            body,
+            actor=_actor(principal),
+            expected_version=version,
+            record_with=done,
+        )
+
+    return _run(request, principal, body, idempotency_key, status.HTTP_200_OK, command)
 
 
 @router.post(
     "/{complaint_id}/contacts",
     response_model=CommandResultOut,
-    responses=problem_responses(400, 404, 409, 412, 422),
+    responses=COMMAND_ERRORS,
     summary="Record contact with the complainant",
 )
 def record_contact(
@@ -104,22 +216,26 @@ def record_contact(
     principal: Caseworker,
     complaints: ComplaintsDep,
     version: ExpectedVersionDep,
-    response: Response,
-) -> CommandResultOut:
-    recorded = complaints.record_contact(
-        complaint_id,
-        body,
-        actor=_actor(principal),
-        supervisor=principal.has(Role.SUPERVISOR),
-        expected_version=version,
-    )
-    return _answer(response, recorded)
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def command(done: Completion | None) -> Recorded:
+        return complaints.record_contact(
+            complaint_id,
+            body,
+            actor=_actor(principal),
+            supervisor=principal.has(Role.SUPERVISOR),
+            expected_version=version,
+            record_with=done,
+        )
+
+    return _run(request, principal, body, idempotency_key, status.HTTP_200_OK, command)
 
 
 @router.post(
     "/{complaint_id}/resolve",
     response_model=CommandResultOut,
-    responses=problem_responses(400, 404, 409, 412, 422),
+    responses=COMMAND_ERRORS,
     summary="Resolve a complaint with the complainant",
 )
 def resolve_complaint(
@@ -128,13 +244,17 @@ def resolve_complaint(
     principal: Caseworker,
     complaints: ComplaintsDep,
     version: ExpectedVersionDep,
-    response: Response,
-) -> CommandResultOut:
-    recorded = complaints.resolve(
-        complaint_id,
-        body,
-        actor=_actor(principal),
-        supervisor=principal.has(Role.SUPERVISOR),
-        expected_version=version,
-    )
-    return _answer(response, recorded)
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def command(done: Completion | None) -> Recorded:
+        return complaints.resolve(
+            complaint_id,
+            body,
+            actor=_actor(principal),
+            supervisor=principal.has(Role.SUPERVISOR),
+            expected_version=version,
+            record_with=done,
+        )
+
+    return _run(request, principal, body, idempotency_key, status.HTTP_200_OK, command)

@@ -1,0 +1,192 @@
+"""Idempotency-Key: a retried command returns the first answer and records nothing new.
+
+A request with a key first claims it (a row in `idempotency_keys`, scoped to the caller's `sub`,
+with a random token). The command's events and the row's completion are written in the same
+transaction (the recorder calls `Completion.write`), and the completion only succeeds while the
+claim is still ours, so a crash between "events saved" and "key saved" cannot happen, and a
+stale attempt that wakes up late cannot record twice. A successful answer is replayed from the
+event store (the complaint at the version it reached, and the position), so it is the same
+bytes; a refusal is stored as it was sent. A claim still running is answered 409 with
+Retry-After; one abandoned for longer than `STALE_AFTER` may be taken over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+
+from api.problems import ProblemError
+from projections.store import ReadStore
+
+STALE_AFTER = timedelta(seconds=30)
+REMEMBER_FOR = timedelta(hours=48)
+MAX_KEY_LENGTH = 200
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+    " caller TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL,"
+    " token TEXT NOT NULL, claimed_at TEXT NOT NULL, state TEXT NOT NULL,"
+    " status INTEGER, complaint_id TEXT, version INTEGER, position BIGINT, body TEXT,"
+    " PRIMARY KEY (caller, idempotency_key))"
+)
+
+
+class ClaimLostError(Exception):
+    """Our claim on a key was taken over while the command ran; nothing was recorded."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    caller: str
+    key: str
+    request_hash: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What an earlier request with this key was answered."""
+
+    status: int
+    complaint_id: str | None
+    version: int | None
+    position: int | None
+    body: str | None
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class IdempotencyKeys:
+    def __init__(self, store: ReadStore) -> None:
+        self.store = store
+        with store.transaction() as cursor:
+            cursor.execute(DDL)
+
+    def claim(self, caller: str, key: str, fingerprint: str) -> Claim | Remembered:
+        """Our claim on the key, or what the first request with it was answered."""
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise ProblemError(
+                400,
+                "invalid-idempotency-key",
+                "Idempotency-Key is not valid",
+                f"An Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable characters.",
+            )
+        token = secrets.token_hex(16)
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO idempotency_keys (caller, idempotency_key, request_hash, token, "
+                "claimed_at, state) VALUES (?, ?, ?, ?, ?, 'running') "
+                "ON CONFLICT (caller, idempotency_key) DO NOTHING",
+                (caller, key, fingerprint, token, _now()),
+            )
+            if cursor.rowcount == 1:
+                return Claim(caller, key, fingerprint, token)
+            cursor.execute(
+                "SELECT request_hash, token, claimed_at, state, status, complaint_id, version, "
+                "position, body FROM idempotency_keys WHERE caller = ? AND idempotency_key = ?",
+                (caller, key),
+            )
+            row = cursor.fetchone()
+            return self._existing(cursor, Claim(caller, key, fingerprint, token), row)
+
+    def _existing(self, cursor: Any, claim: Claim, row: Any) -> Claim | Remembered:
+        first_hash, old_token, claimed_at, state = row[0], row[1], row[2], row[3]
+        if first_hash != claim.request_hash:
+            raise ProblemError(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused with another request",
+                "This Idempotency-Key was first used with a different request body or path.",
+            )
+        if state == "done":
+            return Remembered(int(row[4]), row[5], row[6], row[7], row[8])
+        if datetime.fromisoformat(claimed_at) > datetime.now(UTC) - STALE_AFTER:
+            raise ProblemError(
+                409,
+                "idempotency-key-in-use",
+                "A request with this Idempotency-Key is still running",
+                "The first request with this key has not finished; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        cursor.execute(  # abandoned: take it over, unless another retry just did
+            "UPDATE idempotency_keys SET token = ?, claimed_at = ? "
+            "WHERE caller = ? AND idempotency_key = ? AND token = ?",
+            (claim.token, _now(), claim.caller, claim.key, old_token),
+        )
+        if cursor.rowcount != 1:
+            raise ProblemError(
+                409,
+                "idempotency-key-in-use",
+                "A request with this Idempotency-Key is still running",
+                "Another retry with this key has just started; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        return claim
+
+    def remember_refusal(self, claim: Claim, status: int, body: str) -> None:
+        """A refused command recorded nothing; its answer is kept for retries all the same."""
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "UPDATE idempotency_keys SET state = 'done', status = ?, body = ? "
+                "WHERE caller = ? AND idempotency_key = ? AND token = ?",
+                (status, body, claim.caller, claim.key, claim.token),
+            )
+
+    def release(self, claim: Claim) -> None:
+        """Lets a retry run at once after a failure that recorded nothing (store down)."""
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "DELETE FROM idempotency_keys WHERE caller = ? AND idempotency_key = ? "
+                "AND token = ? AND state = 'running'",
+                (claim.caller, claim.key, claim.token),
+            )
+
+    def forget_old(self) -> int:
+        cutoff = (datetime.now(UTC) - REMEMBER_FOR).isoformat(timespec="microseconds")
+        with self.store.transaction() as cursor:
+            cursor.execute("DELETE FROM idempotency_keys WHERE claimed_at < ?", (cutoff,))
+            return int(cursor.rowcount)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Completes a claim inside the events' transaction (see `api.recorders.Companion`)."""
+
+    claim: Claim
+    status: int
+
+    def write(
+        self, cursor: Any, dialect: str, events: Sequence[StoredEvent], positions: list[int]
+    ) -> None:
+        mark = "%s" if dialect == "postgres" else "?"
+        last = events[-1]
+        cursor.execute(
+            f"UPDATE idempotency_keys SET state = 'done', status = {mark}, "
+            f"complaint_id = {mark}, version = {mark}, position = {mark} "
+            f"WHERE caller = {mark} AND idempotency_key = {mark} AND token = {mark}",
+            (
+                self.status,
+                str(last.originator_id),
+                last.originator_version,
+                positions[-1],
+                self.claim.caller,
+                self.claim.key,
+                self.claim.token,
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise ClaimLostError(self.claim.key)

@@ -1,0 +1,275 @@
+"""The event store's recorders: the library's, plus hash chains and atomic companions.
+
+Each `save()` runs one transaction that (as the library does) serialises writers, so positions
+commit in order, and then also
+- computes each event's `event_hash` and `log_hash` (see `domain.integrity`) from the stored
+  bytes and the previous hashes read inside the same transaction;
+- writes whatever the caller attached with `save(..., record_with=...)`: the idempotency record
+  of the HTTP request, so that "events saved" and "request remembered" cannot come apart.
+It does not retry a failed write (the library does, for seconds): the caller gets a prompt
+error and, with an idempotency key, can retry safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+from domain.integrity import LOG_GENESIS, StoredLink, event_hash, genesis, log_hash
+
+
+class Companion(Protocol):
+    """Something to write in the same transaction as the events."""
+
+    def write(
+        self, cursor: Any, dialect: str, events: Sequence[StoredEvent], positions: list[int]
+    ) -> None: ...
+
+
+def _chain(
+    stored_events: Sequence[StoredEvent], previous: dict[tuple[UUID, int], bytes], last_log: bytes
+) -> list[tuple[bytes, bytes]]:
+    """(event_hash, log_hash) for each event, in order."""
+    heads: dict[UUID, bytes] = {}
+    hashes = []
+    for stored in stored_events:
+        complaint_id = UUID(str(stored.originator_id))
+        version = stored.originator_version
+        before = heads.get(complaint_id)
+        if before is None:
+            before = (
+                genesis(complaint_id) if version == 1 else previous.get((complaint_id, version - 1))
+            )
+        if before is None:
+            raise IntegrityError(f"event {version - 1} of {complaint_id} is missing")
+        this = event_hash(before, complaint_id, version, stored.topic, stored.state)
+        last_log = log_hash(last_log, this)
+        heads[complaint_id] = this
+        hashes.append((this, last_log))
+    return hashes
+
+
+def _firsts(stored_events: Sequence[StoredEvent]) -> list[tuple[UUID, int]]:
+    """For each complaint in the batch whose first event here is not its first ever: (id, v-1)."""
+    seen: set[UUID] = set()
+    wanted = []
+    for stored in stored_events:
+        complaint_id = UUID(str(stored.originator_id))
+        if complaint_id not in seen:
+            seen.add(complaint_id)
+            if stored.originator_version > 1:
+                wanted.append((complaint_id, stored.originator_version - 1))
+    return wanted
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        table = Identifier(self.datastore.schema, self.events_table_name)
+        self.sql_create_statements.append(
+            SQL(
+                "ALTER TABLE {0} ADD COLUMN IF NOT EXISTS event_hash bytea, "
+                "ADD COLUMN IF NOT EXISTS log_hash bytea"
+            ).format(table)
+        )
+        self._table = table
+        self._insert = SQL(
+            "INSERT INTO {0} (originator_id, originator_version, topic, state, event_hash, "
+            "log_hash) SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], "
+            "%s::bytea[], %s::bytea[]) RETURNING notification_id"
+        ).format(table)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        companion: Companion | None = kwargs.get("record_with")
+        with self.datastore.transaction(commit=True) as cursor:
+            self._lock_table(cursor)
+            self._notify_channel(cursor)
+            previous = self._previous_hashes(cursor, _firsts(stored_events))
+            cursor.execute(
+                SQL("SELECT log_hash FROM {0} ORDER BY notification_id DESC LIMIT 1").format(
+                    self._table
+                )
+            )
+            row = cursor.fetchone()
+            hashes = _chain(stored_events, previous, (row and row["log_hash"]) or LOG_GENESIS)
+            cursor.execute(
+                self._insert,
+                (
+                    [UUID(str(s.originator_id)) for s in stored_events],
+                    [s.originator_version for s in stored_events],
+                    [s.topic for s in stored_events],
+                    [s.state for s in stored_events],
+                    [h[0] for h in hashes],
+                    [h[1] for h in hashes],
+                ),
+            )
+            positions = [int(r["notification_id"]) for r in cursor.fetchall()]
+            if companion is not None:
+                companion.write(cursor, "postgres", stored_events, positions)
+        return positions
+
+    def _previous_hashes(
+        self, cursor: Any, wanted: list[tuple[UUID, int]]
+    ) -> dict[tuple[UUID, int], bytes]:
+        if not wanted:
+            return {}
+        cursor.execute(
+            SQL(
+                "SELECT originator_id, originator_version, event_hash FROM {0} "
+                "WHERE (originator_id, originator_version) IN "
+                "(SELECT * FROM unnest(%s::uuid[], %s::bigint[]))"
+            ).format(self._table),
+            ([w[0] for w in wanted], [w[1] for w in wanted]),
+        )
+        return {
+            (r["originator_id"], r["originator_version"]): bytes(r["event_hash"] or b"")
+            for r in cursor.fetchall()
+        }
+
+    def select_links(self, complaint_id: UUID) -> list[StoredLink]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL(
+                    "SELECT notification_id, originator_id, originator_version, topic, state, "
+                    "event_hash, log_hash FROM {0} WHERE originator_id = %s "
+                    "ORDER BY originator_version"
+                ).format(self._table),
+                (complaint_id,),
+            )
+            return [_link(row) for row in cursor.fetchall()]
+
+    def select_log_links(self, after: int, limit: int) -> list[StoredLink]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL(
+                    "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
+                    "e.state, e.event_hash, e.log_hash, p.event_hash AS previous_event_hash "
+                    "FROM {0} e LEFT JOIN {0} p ON p.originator_id = e.originator_id "
+                    "AND p.originator_version = e.originator_version - 1 "
+                    "WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s"
+                ).format(self._table),
+                (after, limit),
+            )
+            return [_link(row) for row in cursor.fetchall()]
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} (originator_id TEXT, "
+            "originator_version INTEGER, topic TEXT, state BLOB, event_hash BLOB, "
+            "log_hash BLOB, PRIMARY KEY (originator_id, originator_version))"
+        ]
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        companion: Companion | None = kwargs.get("record_with")
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor().sqlite_cursor
+            # IMMEDIATE: take the write lock before reading the previous hashes, so that
+            # another process's writer cannot slip in between (and the busy timeout applies).
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                positions = self._insert_chained(cursor, stored_events, companion)
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+        return positions
+
+    def _insert_chained(
+        self, cursor: Any, stored_events: Sequence[StoredEvent], companion: Companion | None
+    ) -> list[int]:
+        table = self.events_table_name
+        previous: dict[tuple[UUID, int], bytes] = {}
+        for complaint_id, version in _firsts(stored_events):
+            cursor.execute(
+                f"SELECT event_hash FROM {table} "
+                "WHERE originator_id = ? AND originator_version = ?",
+                (complaint_id.hex, version),
+            )
+            row = cursor.fetchone()
+            if row is not None:
+                previous[(complaint_id, version)] = bytes(row[0] or b"")
+        cursor.execute(f"SELECT log_hash FROM {table} ORDER BY rowid DESC LIMIT 1")
+        row = cursor.fetchone()
+        hashes = _chain(stored_events, previous, (row and row[0]) or LOG_GENESIS)
+        positions = []
+        for stored, (this, chained) in zip(stored_events, hashes, strict=True):
+            try:
+                cursor.execute(
+                    f"INSERT INTO {table} (originator_id, originator_version, topic, state, "
+                    "event_hash, log_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        UUID(str(stored.originator_id)).hex,
+                        stored.originator_version,
+                        stored.topic,
+                        stored.state,
+                        this,
+                        chained,
+                    ),
+                )
+            except Exception as error:  # sqlite3.IntegrityError: the version is taken
+                if "UNIQUE" in str(error):
+                    raise IntegrityError(str(error)) from error
+                raise
+            positions.append(int(cursor.lastrowid))
+        if companion is not None:
+            companion.write(cursor, "sqlite", stored_events, positions)
+        return positions
+
+    def select_links(self, complaint_id: UUID) -> list[StoredLink]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT rowid AS notification_id, originator_id, originator_version, topic, "
+                f"state, event_hash, log_hash FROM {self.events_table_name} "
+                "WHERE originator_id = ? ORDER BY originator_version",
+                (complaint_id.hex,),
+            )
+            return [_link(row) for row in cursor.fetchall()]
+
+    def select_log_links(self, after: int, limit: int) -> list[StoredLink]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT e.rowid AS notification_id, e.originator_id, e.originator_version, "
+                "e.topic, e.state, e.event_hash, e.log_hash, p.event_hash AS previous_event_hash "
+                f"FROM {self.events_table_name} e LEFT JOIN {self.events_table_name} p "
+                "ON p.originator_id = e.originator_id "
+                "AND p.originator_version = e.originator_version - 1 "
+                "WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?",
+                (after, limit),
+            )
+            return [_link(row) for row in cursor.fetchall()]
+
+
+def _link(row: Any) -> StoredLink:
+    def raw(name: str) -> bytes | None:
+        try:
+            value = row[name]
+        except (IndexError, KeyError):
+            return None
+        return None if value is None else bytes(value)
+
+    return StoredLink(
+        position=int(row["notification_id"]),
+        complaint_id=UUID(str(row["originator_id"])),
+        version=int(row["originator_version"]),
+        topic=str(row["topic"]),
+        state=bytes(row["state"]),
+        event_hash=raw("event_hash"),
+        log_hash=raw("log_hash"),
+        previous_event_hash=raw("previous_event_hash"),
+    )
