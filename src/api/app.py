@@ -7,12 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.access_log import AccessLog
 from api.idempotency import IdempotencyKeys
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
 from api.read_models import ReadModels
 from api.references import reference_numbers_for
-from api.routes import commands, complaints, health
+from api.routes import audit, commands, complaints, health
 from api.routes import read_models as read_model_routes
 from api.settings import Settings
 from domain.service import Clock, Complaints, utc_now
@@ -36,6 +37,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         app.state.read_models = read_models
         app.state.read_model_status = read_models.status
         app.state.idempotency = IdempotencyKeys(read_models.store)
+        app.state.access_log = AccessLog(read_models.store)
         try:
             yield
         finally:
@@ -55,6 +57,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
     app.include_router(commands.router)
     app.include_router(read_model_routes.router)
     app.include_router(complaints.router)
+    app.include_router(audit.router)
     app.include_router(health.router)
     return app
 

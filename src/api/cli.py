@@ -186,5 +186,58 @@ def seed(
     err.print(f"seeded {cases} complaints; the log is at position {position}")
 
 
+@cli.command()
+def verify(
+    complaint: Annotated[
+        str | None, typer.Option(help="Check one complaint (its id) instead of the whole log")
+    ] = None,
+) -> None:
+    """Verify the hash chains offline; exits 1 when a chain is broken."""
+    from uuid import UUID
+
+    from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from api.app import build_complaints
+    from api.integrity import check_complaint, check_log
+    from domain.errors import ComplaintNotFoundError
+
+    settings = load_settings()
+    complaints = build_complaints(settings)
+    try:
+        if complaint is not None:
+            try:
+                verdict = check_complaint(complaints, UUID(complaint))
+            except (ValueError, ComplaintNotFoundError) as error:
+                err.print(f"[red]{error}[/red]")
+                raise typer.Exit(2) from None
+            typer.echo(
+                f"complaint {verdict.complaint_id}: {verdict.events} events, "
+                f"{'valid' if verdict.valid else 'BROKEN'}; "
+                f"first invalid version: {verdict.first_invalid_version}; "
+                f"head hash: {verdict.head_hash}"
+            )
+            valid = verdict.valid
+        else:
+            columns = (
+                *Progress.get_default_columns()[:-1],
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=err) as progress:
+                task = progress.add_task("verifying", total=complaints.head_position())
+                log = check_log(complaints, progress=lambda n: progress.advance(task, n))
+            typer.echo(
+                f"log: {log.events_checked} events checked, {'valid' if log.valid else 'BROKEN'}; "
+                f"first invalid position: {log.first_invalid_position}; "
+                f"head position {log.head_position}, head hash "
+                f"{log.head_hash.hex() if log.head_hash else None}"
+            )
+            valid = log.valid
+    finally:
+        complaints.close()
+    if not valid:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     cli()

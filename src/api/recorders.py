@@ -255,20 +255,29 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             return [_link(row) for row in cursor.fetchall()]
 
 
+def _as_bytes(value: Any) -> bytes:
+    # A row altered by hand may hold text where bytes belong: still check it, never crash.
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, int):
+        return str(value).encode()
+    return bytes(value)
+
+
 def _link(row: Any) -> StoredLink:
     def raw(name: str) -> bytes | None:
         try:
             value = row[name]
         except (IndexError, KeyError):
             return None
-        return None if value is None else bytes(value)
+        return None if value is None else _as_bytes(value)
 
     return StoredLink(
         position=int(row["notification_id"]),
         complaint_id=UUID(str(row["originator_id"])),
         version=int(row["originator_version"]),
         topic=str(row["topic"]),
-        state=bytes(row["state"]),
+        state=_as_bytes(row["state"] or b""),
         event_hash=raw("event_hash"),
         log_hash=raw("log_hash"),
         previous_event_hash=raw("previous_event_hash"),

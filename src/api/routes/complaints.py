@@ -6,13 +6,14 @@ from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import AwareDatetime
 
 from api.auth import Principal, Role
 from api.deps import ComplaintsDep, role
 from api.problems import ProblemError, problem_responses
+from api.routes.audit import record_access
 from api.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
@@ -43,6 +44,7 @@ def find_by_reference(reference: str, _: Reader, complaints: ComplaintsDep) -> R
 )
 def get_complaint(
     complaint_id: UUID,
+    request: Request,
     principal: Reader,
     complaints: ComplaintsDep,
     response: Response,
@@ -72,6 +74,8 @@ def get_complaint(
     else:
         complaint = complaints.get_complaint(complaint_id, version=as_of_version)
     response.headers["ETag"] = f'"{complaint.version}"'
+    action = "read_complaint" if as_of is None and as_of_version is None else "read_complaint_as_of"
+    record_access(request, principal, action, complaint_id)
     return complaint_out(complaint)
 
 
@@ -81,5 +85,9 @@ def get_complaint(
     responses=problem_responses(404, 422),
     summary="Every event of a complaint, oldest first",
 )
-def get_history(complaint_id: UUID, _: Reader, complaints: ComplaintsDep) -> HistoryOut:
-    return history_out(complaint_id, complaints.history(complaint_id))
+def get_history(
+    complaint_id: UUID, request: Request, principal: Reader, complaints: ComplaintsDep
+) -> HistoryOut:
+    history = history_out(complaint_id, complaints.history(complaint_id))
+    record_access(request, principal, "read_history", complaint_id)
+    return history

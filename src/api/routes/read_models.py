@@ -25,6 +25,7 @@ from api.read_schemas import (
     LearningStatisticsOut,
     TimelinessStatisticsOut,
 )
+from api.routes.audit import record_access
 from domain.rules import local_date
 from domain.values import Channel, Status, SubjectKind
 from projections.case_queries import (
@@ -105,6 +106,8 @@ def list_complaints(
     except InvalidCursorError as error:
         raise ProblemError(400, "invalid-cursor", "The cursor is not valid", str(error)) from None
     items = [_case_item(row, models, anonymised) for row in rows]
+    if not anonymised:  # investigators' names are personal data too
+        record_access(request, principal, "read_case_list", None)
     return CaseListPage(items=items, next_cursor=next_cursor)
 
 
@@ -133,7 +136,7 @@ def _case_item(row: dict[str, Any], models: ReadModels, anonymised: bool) -> Cas
 def get_caseload(
     request: Request,
     response: Response,
-    _: Supervisor,
+    principal: Supervisor,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Caseload:
@@ -142,7 +145,9 @@ def get_caseload(
         summary = caseload_summary(
             db, models.case_list.t["case_list"], models.limits, _today(request)
         )
-    return Caseload.model_validate(summary)
+    caseload = Caseload.model_validate(summary)
+    record_access(request, principal, "read_caseload", None)
+    return caseload
 
 
 @router.get(
@@ -168,7 +173,9 @@ def get_investigator_caseload(
         cases = investigator_cases(
             db, models.case_list.t["case_list"], investigator_id, models.limits, _today(request)
         )
-    return InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": cases})
+    answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": cases})
+    record_access(request, principal, "read_caseload", None)
+    return answer
 
 
 def _check_range(lodged_from: date | None, lodged_to: date | None) -> None:
