@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api.access_log import AccessLog
 from api.idempotency import IdempotencyKeys
 from api.limits import BodySizeLimit
+from api.observability import RequestObserver, configure_logging
 from api.problems import install_problem_handlers
 from api.read_models import ReadModels
 from api.references import reference_numbers_for
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
     app.state.jwt_secret = jwt_secret
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObserver)
     app.include_router(commands.router)
     app.include_router(read_model_routes.router)
     app.include_router(complaints.router)
@@ -64,6 +66,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
 
 def create_app_from_environment() -> FastAPI:
     """The factory `complaints serve` hands to uvicorn, in every worker process."""
+    configure_logging()
     settings = Settings()
     if settings.jwt_secret is None:
         raise SystemExit("COMPLAINTS_JWT_SECRET is not set")

@@ -51,6 +51,11 @@ def serve(
             f"  COMPLAINTS_JWT_SECRET={secret} complaints token --sub sup-0001 "
             '--name "DI Grace Hopper" --role supervisor'
         )
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker writes its counters here and /metrics adds them up (prometheus-client).
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="complaints-metrics-")
     uvicorn.run(
         "api.app:create_app_from_environment",
         factory=True,

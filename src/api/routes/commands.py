@@ -97,6 +97,7 @@ def _run(
     )
     claim = keys.claim(principal.id, key, fingerprint)
     if isinstance(claim, Remembered):
+        request.state.replayed = True
         return _replay(claim, complaints)
     return _run_claimed(keys, claim, status_code, command)
 

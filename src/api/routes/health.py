@@ -5,21 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from api.observability import ReadModelCollector, render_metrics
 from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from domain.service import Complaints
 
-router = APIRouter(prefix="/health", tags=["operations"])
+router = APIRouter(tags=["operations"])
 
 
-@router.get("/live", summary="200 while the process runs")
+@router.get("/health/live", summary="200 while the process runs")
 async def live() -> dict[str, str]:
     return {"status": "live"}
 
 
 @router.get(
-    "/ready",
+    "/health/ready",
     summary="200 when the event store answers; 503 otherwise",
     responses={503: {"description": "A dependency is down"}},
 )
@@ -47,3 +49,19 @@ def ready(request: Request) -> JSONResponse:
             body, status_code=503, media_type=PROBLEM_MEDIA_TYPE, headers={"Retry-After": "2"}
         )
     return JSONResponse({"status": "ready", **body})
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus figures: requests, commands, events written, read-model positions",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
+def metrics(request: Request) -> Response:
+    complaints: Complaints = request.app.state.complaints
+
+    def status() -> tuple[int, dict[str, Any]]:
+        head = complaints.head_position()
+        return head, request.app.state.read_model_status(head)
+
+    return Response(render_metrics(ReadModelCollector(status)), media_type=CONTENT_TYPE_LATEST)
