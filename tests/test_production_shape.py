@@ -33,7 +33,7 @@ def test_compose_file_follows_the_compose_specification() -> None:
 
 def test_compose_validator_rejects_a_broken_file() -> None:
     # The check above can fail: a misspelt key is refused.
-    with pytest.raises(ValueError, match="replicaz|extension key"):
+    with pytest.raises(ValueError, match=r"replicaz|extension key"):
         PyCompose.from_yaml(COMPOSE_TEXT.replace("replicas:", "replicaz:"))
 
 
