@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 
+import psycopg
 from fastapi import FastAPI
 
 from api.access_log import AccessLog
@@ -19,31 +21,70 @@ from api.routes import read_models as read_model_routes
 from api.settings import Settings
 from domain.service import Clock, Complaints, utc_now
 
+# Names "creating the schema" among PostgreSQL advisory locks.
+SCHEMA_LOCK_KEY = 0x436F6D7073636D  # "Compscm"
+
+
+@contextmanager
+def schema_guard(settings: Settings) -> Iterator[None]:
+    """Serialises table creation between processes starting at once (replicas, the worker):
+    PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a concurrent twin."""
+    if not settings.is_postgres:
+        yield
+        return
+    with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        yield
+
 
 def build_complaints(settings: Settings, *, clock: Clock = utc_now) -> Complaints:
     """The one application service of a process (the API, the CLI and the tests share it)."""
-    return Complaints(
-        env=settings.eventsourcing_env, reference_numbers=reference_numbers_for, clock=clock
-    )
+    with schema_guard(settings):
+        return Complaints(
+            env=settings.eventsourcing_env, reference_numbers=reference_numbers_for, clock=clock
+        )
+
+
+@dataclass
+class Stores:
+    complaints: Complaints
+    read_models: ReadModels
+    idempotency: IdempotencyKeys
+    access_log: AccessLog
+
+    def close(self) -> None:
+        self.read_models.close()
+        self.complaints.close()
+
+
+def open_stores(settings: Settings, *, clock: Clock = utc_now) -> Stores:
+    """Everything a process keeps in the database, with its tables in place."""
+    complaints = build_complaints(settings, clock=clock)
+    with schema_guard(settings):
+        read_models = ReadModels(settings, complaints)
+        return Stores(
+            complaints=complaints,
+            read_models=read_models,
+            idempotency=IdempotencyKeys(read_models.store),
+            access_log=AccessLog(read_models.store),
+        )
 
 
 def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        complaints = build_complaints(settings, clock=clock)
-        read_models = ReadModels(settings, complaints)
+        stores = open_stores(settings, clock=clock)
         if settings.projection_mode == "embedded":
-            read_models.start_embedded()
-        app.state.complaints = complaints
-        app.state.read_models = read_models
-        app.state.read_model_status = read_models.status
-        app.state.idempotency = IdempotencyKeys(read_models.store)
-        app.state.access_log = AccessLog(read_models.store)
+            stores.read_models.start_embedded()
+        app.state.complaints = stores.complaints
+        app.state.read_models = stores.read_models
+        app.state.read_model_status = stores.read_models.status
+        app.state.idempotency = stores.idempotency
+        app.state.access_log = stores.access_log
         try:
             yield
         finally:
-            read_models.close()
-            complaints.close()
+            stores.close()
 
     app = FastAPI(
         title="Complaints Casework",

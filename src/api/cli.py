@@ -91,12 +91,12 @@ def project() -> None:
     import signal
     import threading
 
-    from api.app import build_complaints
-    from api.read_models import ReadModels, build_coordinator
+    from api.app import open_stores
+    from api.read_models import build_coordinator
 
     settings = load_settings()
-    complaints = build_complaints(settings)
-    models = ReadModels(settings, complaints)
+    stores = open_stores(settings)
+    complaints, models = stores.complaints, stores.read_models
     coordinator = build_coordinator(settings, complaints)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -106,8 +106,7 @@ def project() -> None:
         models.runner.run_forever(stop, coordinator)
     finally:
         coordinator.close()
-        models.close()
-        complaints.close()
+        stores.close()
     err.print("stopped")
 
 
@@ -120,8 +119,7 @@ def rebuild(
     """Rebuild read models from the event log, leaving them exactly as a live run would."""
     from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from api.app import build_complaints
-    from api.read_models import build_store
+    from api.app import open_stores
     from projections.catalogue import PROJECTIONS
     from projections.rebuild import rebuild as rebuild_read_models
 
@@ -132,8 +130,8 @@ def rebuild(
         )
         raise typer.Exit(2)
     settings = load_settings()
-    complaints = build_complaints(settings)
-    store = build_store(settings)
+    stores = open_stores(settings)
+    complaints, store = stores.complaints, stores.read_models.store
     chosen = [PROJECTIONS[name] for name in (names or PROJECTIONS)]
     head = complaints.head_position()
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeElapsedColumn())
@@ -148,8 +146,7 @@ def rebuild(
             for task in tasks.values():
                 progress.update(task, completed=head)
     finally:
-        store.close()
-        complaints.close()
+        stores.close()
 
 
 @cli.command()

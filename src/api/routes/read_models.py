@@ -23,6 +23,7 @@ from api.read_schemas import (
     Caseload,
     InvestigatorCases,
     LearningStatisticsOut,
+    OpenCase,
     TimelinessStatisticsOut,
 )
 from api.routes.audit import record_access
@@ -173,7 +174,8 @@ def get_investigator_caseload(
         cases = investigator_cases(
             db, models.case_list.t["case_list"], investigator_id, models.limits, _today(request)
         )
-    answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": cases})
+    shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
+    answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": shown})
     record_access(request, principal, "read_caseload", None)
     return answer
 
