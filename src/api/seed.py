@@ -124,8 +124,11 @@ def _progress(complaint: Complaint, rng: random.Random, received: date, now: dat
 
     kind = complaint.subject_kind.value
     if kind in ("commissioner", "other_force") or rng.random() < 0.01:
-        destination = {"commissioner": "mopac"}.get(kind) or rng.choice(["other_force", "iopc"])
-        force = rng.choice(FORCES) if destination == "other_force" else None
+        destination = {
+            "commissioner": "mopac",
+            "other_force": rng.choice(["other_force", "iopc"]),
+        }.get(kind, "iopc")
+        force = complaint.lodged["subject"]["force_name"] if destination == "other_force" else None
         if (at := when(rng.randrange(0, 3))) is not None:
             redirect = RedirectComplaint.model_validate(
                 {"destination": destination, "force_name": force, "reason": "Not ours to handle."}

@@ -221,7 +221,12 @@ class Complaint(Aggregate):
 
     def redirect_to(self, command: RedirectComplaint, *, actor: Actor, now: datetime) -> None:
         rules.check_open(self.status)
-        rules.check_redirect(self.subject_kind, command.destination, command.force_name)
+        rules.check_redirect(
+            self.subject_kind,
+            self.lodged["subject"].get("force_name"),
+            command.destination,
+            command.force_name,
+        )
         occurred_at = self._occurred(command.occurred_at, now)
         self.trigger_event(
             self.Redirected,

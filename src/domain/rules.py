@@ -220,8 +220,15 @@ def check_occurred_at(occurred_at: datetime, received_at: datetime, now: datetim
         raise OccurredAtError("occurred_at must lie between the complaint's receipt and now.")
 
 
+def _same_force(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 def check_redirect(
-    subject_kind: SubjectKind, destination: RedirectDestination, force_name: str | None
+    subject_kind: SubjectKind,
+    subject_force: str | None,
+    destination: RedirectDestination,
+    force_name: str | None,
 ) -> None:
     """Rule 7: where a complaint may be redirected."""
     if destination is RedirectDestination.OTHER_FORCE and not force_name:
@@ -232,9 +239,20 @@ def check_redirect(
         raise RedirectDestinationNotAllowedError(
             "A complaint about the Commissioner is redirected to MOPAC, the appropriate authority."
         )
-    if subject_kind is SubjectKind.OTHER_FORCE and destination is RedirectDestination.MOPAC:
+    if subject_kind is not SubjectKind.OTHER_FORCE:
+        return
+    if destination is RedirectDestination.MOPAC:
         raise RedirectDestinationNotAllowedError(
             "A complaint about another force is redirected to that force or to the IOPC."
+        )
+    if (
+        destination is RedirectDestination.OTHER_FORCE
+        and force_name
+        and subject_force
+        and not _same_force(force_name, subject_force)
+    ):
+        raise RedirectDestinationNotAllowedError(
+            f"This complaint is about {subject_force}: redirect it to that force or to the IOPC."
         )
 
 
