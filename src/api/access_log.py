@@ -43,7 +43,7 @@ class AccessEntry:
 class AccessLog:
     def __init__(self, store: ReadStore) -> None:
         self.store = store
-        with store.transaction() as cursor:
+        with store.schema_transaction() as cursor:
             for statement in _ddl(store.dialect):
                 cursor.execute(statement)
 

@@ -137,14 +137,12 @@ def rebuild(
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=err) as progress:
-            tasks = {p.name: progress.add_task(p.name, total=head) for p in chosen}
-
-            def advance(name: str, processed: int) -> None:
-                progress.advance(tasks[name], processed)
-
-            rebuild_read_models(complaints, store, chosen, progress=advance)
-            for task in tasks.values():
-                progress.update(task, completed=head)
+            label = ", ".join(p.name for p in chosen)
+            task = progress.add_task(f"rebuilding {label}", total=head)
+            rebuild_read_models(
+                complaints, store, chosen, progress=lambda _, n: progress.advance(task, n)
+            )
+            progress.update(task, completed=head)
     finally:
         stores.close()
 

@@ -73,7 +73,7 @@ def _now() -> str:
 class IdempotencyKeys:
     def __init__(self, store: ReadStore) -> None:
         self.store = store
-        with store.transaction() as cursor:
+        with store.schema_transaction() as cursor:
             cursor.execute(DDL)
 
     def claim(self, caller: str, key: str, fingerprint: str) -> Claim | Remembered:

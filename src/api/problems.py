@@ -114,6 +114,14 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
+_HTTP_PROBLEMS = {
+    400: ("malformed-request", "The request cannot be read"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("body-too-large", "The body is too large"),
+}
+
+
 def _status_for(error: DomainError) -> int:
     if isinstance(error, ComplaintContentError):
         return 422
@@ -177,13 +185,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
-            error.status_code, "http-error"
-        )
+        slug, title = _HTTP_PROBLEMS.get(error.status_code, ("http-error", str(error.detail)))
         return problem_response(
             error.status_code,
             slug,
-            str(error.detail),
+            title,
             str(error.detail),
             headers=dict(error.headers or {}),
         )

@@ -70,6 +70,8 @@ class ReadModels:
 
     def close(self) -> None:
         self._stop.set()
+        if isinstance(self._coordinator, SQLiteCoordinator):
+            self._coordinator.wake()  # do not wait out the poll interval
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._coordinator is not None:

@@ -8,7 +8,6 @@ separators fixed, so the same event always encodes to the same bytes.
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from datetime import date, datetime
@@ -16,21 +15,15 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 
 def encode_json(state: dict[str, Any]) -> bytes:
-    return json.dumps(
-        state, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_iso
-    ).encode("utf-8")
-
-
-def _iso(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not stored in events")
+    """Compact UTF-8 JSON with sorted keys; dates and datetimes as ISO 8601 (as isoformat)."""
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
 
 
 @cache
@@ -72,7 +65,7 @@ class JsonMapper(Mapper[UUID]):
                 stored = self.cipher.decrypt(stored)
             if self.compressor:
                 stored = self.compressor.decompress(stored)
-            state: dict[str, Any] = json.loads(stored)
+            state: dict[str, Any] = orjson.loads(stored)
         except Exception as error:
             msg = (
                 f"Cannot read the event {stored_event.originator_id} "

@@ -20,13 +20,25 @@ Identifier = Annotated[
 ]
 
 
+# Dates outside these years are typing slips, and arithmetic on them would overflow.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9000
+
+
+def _plausible(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a UTC offset, e.g. 2026-11-24T10:15:00Z")
+    _plausible(value)
     return value
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+PlausibleDate = Annotated[date, AfterValidator(_plausible)]
 
 
 class Channel(StrEnum):
@@ -136,12 +148,12 @@ class Complainant(Value):
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-    date_of_birth: date | None = None
+    date_of_birth: PlausibleDate | None = None
 
 
 class OnBehalfOf(Value):
     name: ShortText | None = None
-    date_of_birth: date | None = None
+    date_of_birth: PlausibleDate | None = None
     basis: OnBehalfBasis
     consent_reference: ShortText | None = None
 
@@ -172,7 +184,7 @@ class LodgeComplaint(Value):
     standing: Standing
     subject: Subject
     behaviours: Annotated[list[Behaviour], Field(max_length=len(Behaviour))] = []
-    incident_date: date | None = None
+    incident_date: PlausibleDate | None = None
     location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     description: LongText
 

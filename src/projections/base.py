@@ -100,11 +100,8 @@ def upsert_rows(
     if not rows:
         return
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
-    cursor.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
-        f"ON CONFLICT (complaint_id) DO UPDATE SET {updates}",
-        [tuple(row[column] for column in columns) for row in rows],
-    )
+    values = [tuple(row[column] for column in columns) for row in rows]
+    cursor.upsert(table, columns, values, ("complaint_id",), updates)
 
 
 def delete_rows(cursor: Cursor, table: str, ids: Sequence[str]) -> None:

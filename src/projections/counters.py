@@ -38,12 +38,20 @@ def add_counts(
             rows[("m", lodged_on[:7], *key)] += delta
     if not rows:
         return
-    columns = ("grain", "period", *key_columns)
-    cursor.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}, n) VALUES ({','.join('?' * len(columns))}, ?) "
-        f"ON CONFLICT ({', '.join(columns)}) DO UPDATE SET n = {table}.n + excluded.n",
+    keys = ("grain", "period", *key_columns)
+    cursor.upsert(
+        table,
+        (*keys, "n"),
         [(*key, delta) for key, delta in sorted(rows.items()) if delta],
+        keys,
+        f"n = {table}.n + excluded.n",
     )
+    # A count taken back to zero leaves no row, so that the rows never depend on how the
+    # events were batched (a rebuild must give exactly the rows of a live run).
+    emptied = [key for key, delta in rows.items() if delta < 0]
+    if emptied:
+        match = " AND ".join(f"{column} = ?" for column in keys)
+        cursor.executemany(f"DELETE FROM {table} WHERE {match} AND n = 0", emptied)
 
 
 def period_filter(lodged_from: date | None, lodged_to: date | None) -> tuple[str, list[str]]:

@@ -22,28 +22,23 @@ def rebuild(
     projection_classes: Sequence[type[Projection]],
     *,
     progress: Callable[[str, int], None] | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
 ) -> None:
-    for projection_class in projection_classes:
-        shadow = projection_class(shadow=True)
-        live = projection_class()
+    # One pass over the log feeds every shadow: each event is read and decoded once.
+    shadows = [projection_class(shadow=True) for projection_class in projection_classes]
+    for shadow in shadows:
         _prepare_shadow(store, shadow)
-        runner = ProjectionRunner(complaints, store, [shadow], batch_size=batch_size)
-        runner.catch_up(_named(progress, live.name))
-        if runner.failures:
-            failure = runner.failures[shadow.tracking_name]
-            raise RuntimeError(f"rebuild of {live.name} stopped: {failure.error}")
-        _swap(complaints, store, shadow, live, batch_size)
-
-
-def _named(progress: Callable[[str, int], None] | None, name: str) -> Callable[[int], None] | None:
-    if progress is None:
-        return None
-    return lambda processed: progress(name, processed)
+    runner = ProjectionRunner(complaints, store, shadows, batch_size=batch_size)
+    runner.catch_up(None if progress is None else lambda n: progress("all", n))
+    if runner.failures:
+        name, failure = next(iter(runner.failures.items()))
+        raise RuntimeError(f"rebuild of {name} stopped: {failure.error}")
+    for projection_class, shadow in zip(projection_classes, shadows, strict=True):
+        _swap(complaints, store, shadow, projection_class(), batch_size)
 
 
 def _prepare_shadow(store: ReadStore, shadow: Projection) -> None:
-    with store.transaction() as cursor:
+    with store.schema_transaction() as cursor:
         for table in shadow.t.values():
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(

@@ -59,7 +59,7 @@ class ProjectionRunner:
 
     def setup(self) -> None:
         """Creates every projection's tables (idempotent)."""
-        with self.store.transaction() as cursor:
+        with self.store.schema_transaction() as cursor:
             for projection in self.projections:
                 for statement in projection.create_statements():
                     cursor.execute(statement)
@@ -101,7 +101,7 @@ class ProjectionRunner:
                     stop.wait(1.0)
                     continue
                 if self.run_batch() == 0:
-                    coordinator.wait(timeout=1.0)
+                    coordinator.wait(timeout=0.5)
             except Exception:  # the store is down, say: keep going, but not in a tight loop
                 log.exception("projection runner: batch failed; retrying shortly")
                 stop.wait(2.0)

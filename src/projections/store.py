@@ -26,11 +26,31 @@ class Cursor(Protocol):
     def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        conflict: Sequence[str],
+        update: str,
+    ) -> None: ...
+
+
+def _upsert_statement(
+    table: str, columns: Sequence[str], conflict: Sequence[str], update: str, source: str
+) -> str:
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) {source} "
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {update}"
+    )
 
 
 class StaleTrackingError(Exception):
     """Another process moved the projection's position first; this batch was rolled back."""
 
+
+# Names "changing the read models' schema" among PostgreSQL advisory locks.
+SCHEMA_LOCK_KEY = 0x436F6D7076696577  # "Compview"
 
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
@@ -62,7 +82,7 @@ class ReadStore:
             )
         else:
             self.dialect = "sqlite"
-        with self.transaction() as cursor:
+        with self.schema_transaction() as cursor:
             cursor.execute(TRACKING_DDL)
 
     # ---- connections ----------------------------------------------------------------------
@@ -95,6 +115,15 @@ class ReadStore:
             return
         with self._pool.connection() as pg, pg.transaction():
             yield _PostgresCursor(pg.cursor())
+
+    @contextmanager
+    def schema_transaction(self) -> Iterator[Cursor]:
+        """A transaction for DDL. PostgreSQL's CREATE ... IF NOT EXISTS fails when a twin runs
+        at the same moment (two processes starting at once), so they take turns."""
+        with self.transaction() as cursor:
+            if self.dialect == "postgres":
+                cursor.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
+            yield cursor
 
     @contextmanager
     def reading(self) -> Iterator[Cursor]:
@@ -181,6 +210,21 @@ class _SQLiteCursor:
     def rowcount(self) -> int:
         return self._cursor.rowcount
 
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        conflict: Sequence[str],
+        update: str,
+    ) -> None:
+        values = f"VALUES ({','.join('?' * len(columns))})"
+        self._cursor.executemany(_upsert_statement(table, columns, conflict, update, values), rows)
+
+
+# Above this many rows, COPY into a staging table beats one INSERT per row by a wide margin.
+COPY_THRESHOLD = 64
+
 
 class _PostgresCursor:
     def __init__(self, cursor: Any) -> None:
@@ -201,3 +245,28 @@ class _PostgresCursor:
     @property
     def rowcount(self) -> int:
         return int(self._cursor.rowcount)
+
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        conflict: Sequence[str],
+        update: str,
+    ) -> None:
+        names = ", ".join(columns)
+        if len(rows) < COPY_THRESHOLD:
+            values = f"VALUES ({','.join(['%s'] * len(columns))})"
+            statement = _upsert_statement(table, columns, conflict, update, values)
+            self._cursor.executemany(statement, rows)
+            return
+        stage = f"stage_{table}"
+        self._cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS"
+        )
+        with self._cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        source = f"SELECT {names} FROM {stage}"
+        self._cursor.execute(_upsert_statement(table, columns, conflict, update, source))
+        self._cursor.execute(f"DELETE FROM {stage}")

@@ -27,7 +27,7 @@ Reader = Annotated[Principal, role(Role.CASEWORKER, Role.AUDITOR)]
     response_class=RedirectResponse,
     responses={
         307: {"description": "The complaint's own address, in Location"},
-        **problem_responses(404),
+        **problem_responses(404, 422),
     },
     summary="Find a complaint by its reference (PC/1234/26, raw or percent-encoded)",
 )
