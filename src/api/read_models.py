@@ -15,7 +15,7 @@ from projections.case_queries import TimeLimits
 from projections.catalogue import PROJECTIONS
 from projections.coordination import PostgresCoordinator, SQLiteCoordinator
 from projections.learning import LearningStatistics
-from projections.runner import Coordinator, ProjectionRunner
+from projections.runner import Coordinator, ProjectionRunner, stored_failures
 from projections.store import ReadStore
 from projections.timeliness import TimelinessStatistics
 
@@ -99,13 +99,12 @@ class ReadModels:
 
     def status(self, head: int) -> dict[str, Any]:
         positions = self.store.positions()
+        failures = stored_failures(self.store)
         report: dict[str, Any] = {}
         for name in PROJECTIONS:
             position = positions.get(name, 0)
             entry: dict[str, Any] = {"position": position, "lag": max(head - position, 0)}
-            failure = self.runner.failures.get(name)
-            if failure is not None:
-                entry["error"] = failure.error
-                entry["stuck_at_position"] = failure.position
+            entry["status"] = "failing" if name in failures else "ok"
+            entry |= failures.get(name, {})
             report[name] = entry
         return report

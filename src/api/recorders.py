@@ -68,7 +68,17 @@ def _firsts(stored_events: Sequence[StoredEvent]) -> list[tuple[UUID, int]]:
     return wanted
 
 
+def _once(method: Any) -> Any:
+    """The library's method without its retry loop (10 tries, 0.2 s apart, each waiting for a
+    connection): a request in an outage then fails within one connect timeout, as a 503."""
+    return getattr(method, "__wrapped__", method)
+
+
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    select_events = _once(PostgresApplicationRecorder.select_events)
+    select_notifications = _once(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _once(PostgresApplicationRecorder.max_notification_id)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         table = Identifier(self.datastore.schema, self.events_table_name)

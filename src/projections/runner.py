@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import Notification
@@ -34,6 +35,12 @@ class Failure:
     position: int
     at: float
     retry_at: float
+
+
+FAILURES_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_failures (projection TEXT PRIMARY KEY, "
+    "position BIGINT NOT NULL, error TEXT NOT NULL, failed_at TEXT NOT NULL)"
+)
 
 
 class _UndecodableError(Exception):
@@ -60,6 +67,7 @@ class ProjectionRunner:
     def setup(self) -> None:
         """Creates every projection's tables (idempotent)."""
         with self.store.schema_transaction() as cursor:
+            cursor.execute(FAILURES_DDL)
             for projection in self.projections:
                 for statement in projection.create_statements():
                     cursor.execute(statement)
@@ -139,7 +147,8 @@ class ProjectionRunner:
                 except Exception as single_error:
                     self._failed(projection, item[0], single_error)
                     return
-        self.failures.pop(projection.tracking_name, None)
+        if self.failures.pop(projection.tracking_name, None) is not None:
+            self._publish(projection.tracking_name, None)
 
     def _transaction(
         self, projection: Projection, position: int, pending: list[tuple[int, Any]]
@@ -164,12 +173,42 @@ class ProjectionRunner:
                 at_position,
                 error,
             )
-        self.failures[projection.tracking_name] = Failure(
+        failure = Failure(
             error=f"{type(error).__name__}: {error}",
             position=at_position,
             at=previous.at if previous else now,
             retry_at=now + self.retry_seconds,
         )
+        self.failures[projection.tracking_name] = failure
+        self._publish(projection.tracking_name, failure)
+
+    def _publish(self, name: str, failure: Failure | None) -> None:
+        """Keeps `projection_failures` current, so every process's /health/ready can see it."""
+        try:
+            with self.store.transaction() as cursor:
+                cursor.execute("DELETE FROM projection_failures WHERE projection = ?", (name,))
+                if failure is not None:
+                    cursor.execute(
+                        "INSERT INTO projection_failures (projection, position, error, failed_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (name, failure.position, failure.error[:2000], _utc_text()),
+                    )
+        except Exception:  # the report is best effort; the log line above has it too
+            log.exception("could not record the state of projection %s", name)
+
+
+def stored_failures(store: ReadStore) -> dict[str, dict[str, Any]]:
+    """Projections stuck on an event, as recorded by whichever process runs them."""
+    with store.reading() as cursor:
+        cursor.execute("SELECT projection, position, error, failed_at FROM projection_failures")
+        return {
+            name: {"stuck_at_position": int(position), "error": error, "since": failed_at}
+            for name, position, error, failed_at in cursor.fetchall()
+        }
+
+
+def _utc_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Coordinator:

@@ -78,7 +78,14 @@ class ReadStore:
         if conninfo is not None:
             self.dialect = "postgres"
             self._pool = ConnectionPool(
-                conninfo, min_size=1, max_size=8, open=True, timeout=10, kwargs={"autocommit": True}
+                conninfo,
+                min_size=1,
+                max_size=8,
+                open=True,
+                timeout=5,
+                kwargs={"autocommit": True},
+                # After a server restart, pooled connections are dead: test them on checkout.
+                check=ConnectionPool.check_connection,
             )
         else:
             self.dialect = "sqlite"

@@ -48,7 +48,9 @@ def ready(request: Request) -> JSONResponse:
         return JSONResponse(
             body, status_code=503, media_type=PROBLEM_MEDIA_TYPE, headers={"Retry-After": "2"}
         )
-    return JSONResponse({"status": "ready", **body})
+    failing = any(m.get("status") == "failing" for m in body.get("read_models", {}).values())
+    # Still ready: commands and reads of one complaint work; a stuck read model is "degraded".
+    return JSONResponse({"status": "degraded" if failing else "ready", **body})
 
 
 @router.get(
