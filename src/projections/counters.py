@@ -59,10 +59,14 @@ def period_filter(lodged_from: date | None, lodged_to: date | None) -> tuple[str
     low, high = lodged_from or EARLIEST, lodged_to or LATEST
     if low > high:
         return "1 = 0", []
-    first_full = low if low.day == 1 else _next_month(low)
-    end_of_full = high if _next_day(high).day == 1 else _month_start(high) - timedelta(days=1)
+    days = "(grain = 'd' AND period BETWEEN ? AND ?)"
+    try:
+        first_full = low if low.day == 1 else _next_month(low)
+        end_of_full = high if _next_day(high).day == 1 else _month_start(high) - timedelta(days=1)
+    except OverflowError:  # a range at the very ends of the calendar: no whole month in it
+        return days, [low.isoformat(), high.isoformat()]
     if first_full > end_of_full:
-        return "(grain = 'd' AND period BETWEEN ? AND ?)", [low.isoformat(), high.isoformat()]
+        return days, [low.isoformat(), high.isoformat()]
     clauses = ["(grain = 'm' AND period BETWEEN ? AND ?)"]
     params = [first_full.isoformat()[:7], end_of_full.isoformat()[:7]]
     if low < first_full:
@@ -83,4 +87,4 @@ def _next_month(day: date) -> date:
 
 
 def _next_day(day: date) -> date:
-    return day + timedelta(days=1) if day < LATEST else day.replace(day=1)
+    return day + timedelta(days=1) if day < LATEST else day.replace(day=1)  # 1 Jan 10000
