@@ -53,6 +53,7 @@ class Stores:
     access_log: AccessLog
 
     def close(self) -> None:
+        self.access_log.close()
         self.read_models.close()
         self.complaints.close()
 

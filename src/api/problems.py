@@ -8,8 +8,10 @@ state (rules 7-11) → 409, the wrong investigator → 403, a lost race → 409,
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -150,6 +152,16 @@ def domain_problem(error: DomainError) -> JSONResponse:
     )
 
 
+def _unavailable() -> JSONResponse:
+    return problem_response(
+        503,
+        "store-unavailable",
+        "The database is unavailable",
+        "The database did not answer in time; nothing was recorded. Retry shortly.",
+        headers={"Retry-After": "2"},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> JSONResponse:
@@ -194,19 +206,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(error.headers or {}),
         )
 
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(sqlite3.OperationalError)
+    @app.exception_handler(TimeoutError)
+    async def read_store_unavailable(_: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(error).__name__)
+        return _unavailable()
+
     @app.exception_handler(PersistenceError)
     async def store_unavailable(_: Request, error: PersistenceError) -> JSONResponse:
         if isinstance(error, OperationalError | InterfaceError):
             log.warning("event store unavailable: %s", type(error).__name__)
         else:  # a fault of ours rather than an outage: keep the evidence
             log.error("event store refused a statement", exc_info=error)
-        return problem_response(
-            503,
-            "store-unavailable",
-            "The event store is unavailable",
-            "The event store did not answer in time; nothing was recorded. Retry shortly.",
-            headers={"Retry-After": "2"},
-        )
+        return _unavailable()
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, error: Exception) -> JSONResponse:
