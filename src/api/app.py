@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from eventsourcing.postgres import PostgresDatastore
 from fastapi import FastAPI
 
 from api.access_log import AccessLog
@@ -15,6 +16,7 @@ from api.limits import BodySizeLimit
 from api.observability import RequestObserver, configure_logging
 from api.problems import install_problem_handlers
 from api.read_models import ReadModels
+from api.recorders import check_when_idle
 from api.references import reference_numbers_for
 from api.routes import audit, commands, complaints, health
 from api.routes import read_models as read_model_routes
@@ -40,9 +42,13 @@ def schema_guard(settings: Settings) -> Iterator[None]:
 def build_complaints(settings: Settings, *, clock: Clock = utc_now) -> Complaints:
     """The one application service of a process (the API, the CLI and the tests share it)."""
     with schema_guard(settings):
-        return Complaints(
+        complaints = Complaints(
             env=settings.eventsourcing_env, reference_numbers=reference_numbers_for, clock=clock
         )
+    datastore = getattr(complaints.recorder, "datastore", None)
+    if isinstance(datastore, PostgresDatastore):
+        check_when_idle(datastore.pool)
+    return complaints
 
 
 @dataclass

@@ -177,7 +177,8 @@ class Completion:
         cursor.execute(
             f"UPDATE idempotency_keys SET state = 'done', status = {mark}, "
             f"complaint_id = {mark}, version = {mark}, position = {mark} "
-            f"WHERE caller = {mark} AND idempotency_key = {mark} AND token = {mark}",
+            f"WHERE caller = {mark} AND idempotency_key = {mark} AND token = {mark} "
+            "RETURNING caller",
             (
                 self.status,
                 str(last.originator_id),
@@ -188,5 +189,6 @@ class Completion:
                 self.claim.token,
             ),
         )
-        if cursor.rowcount != 1:
+        # RETURNING rather than rowcount: in a pipeline, rows are what arrive for certain.
+        if cursor.fetchone() is None:
             raise ClaimLostError(self.claim.key)

@@ -12,6 +12,8 @@ error and, with an idempotency key, can retry safely.
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Sequence
 from typing import Any, Protocol
 from uuid import UUID
@@ -20,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
 from domain.integrity import LOG_GENESIS, StoredLink, event_hash, genesis, log_hash
 
@@ -68,6 +71,29 @@ def _firsts(stored_events: Sequence[StoredEvent]) -> list[tuple[UUID, int]]:
     return wanted
 
 
+def check_when_idle(pool: ConnectionPool[Any], idle_seconds: float = 1.0) -> None:
+    """Pings a pooled connection on checkout only if it has been idle a while.
+
+    A connection a server restart has killed is found before use, as with the library's
+    pre-ping, without a round trip on every busy request. psycopg_pool takes its check and
+    reset callbacks only at construction, which the library does, hence the attributes.
+    """
+    returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+    reset = pool._reset
+
+    def check(connection: Any) -> None:
+        if time.monotonic() - returned.get(connection, 0.0) > idle_seconds:
+            ConnectionPool.check_connection(connection)
+
+    def remember(connection: Any) -> None:
+        returned[connection] = time.monotonic()
+        if reset is not None:
+            reset(connection)
+
+    pool._check = check
+    pool._reset = remember
+
+
 def _once(method: Any) -> Any:
     """The library's method without its retry loop (10 tries, 0.2 s apart, each waiting for a
     connection): a request in an outage then fails within one connect timeout, as a 503."""
@@ -101,38 +127,61 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return []
         companion: Companion | None = kwargs.get("record_with")
-        with self.datastore.transaction(commit=True) as cursor:
-            self._lock_table(cursor)
-            self._notify_channel(cursor)
-            previous = self._previous_hashes(cursor, _firsts(stored_events))
-            cursor.execute(
-                SQL("SELECT log_hash FROM {0} ORDER BY notification_id DESC LIMIT 1").format(
-                    self._table
-                )
-            )
-            row = cursor.fetchone()
-            hashes = _chain(stored_events, previous, (row and row["log_hash"]) or LOG_GENESIS)
-            cursor.execute(
-                self._insert,
-                (
-                    [UUID(str(s.originator_id)) for s in stored_events],
-                    [s.originator_version for s in stored_events],
-                    [s.topic for s in stored_events],
-                    [s.state for s in stored_events],
-                    [h[0] for h in hashes],
-                    [h[1] for h in hashes],
-                ),
-            )
-            positions = [int(r["notification_id"]) for r in cursor.fetchall()]
-            if companion is not None:
-                companion.write(cursor, "postgres", stored_events, positions)
+        failure: Exception | None = None
+        positions: list[int] = []
+        # Pipelined: the lock, the wake-up and both hash look-ups travel in one round trip, the
+        # insert and its companion in a second, the commit in a third.
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline():
+                try:
+                    with conn.transaction():
+                        positions = self._insert_pipelined(conn, stored_events, companion)
+                except Exception as error:  # re-raised outside the pipeline, as the library does
+                    failure = error
+            if failure is not None:
+                raise failure  # inside get_connection, which maps it (IntegrityError and so on)
         return positions
 
-    def _previous_hashes(
-        self, cursor: Any, wanted: list[tuple[UUID, int]]
-    ) -> dict[tuple[UUID, int], bytes]:
+    def _insert_pipelined(
+        self, conn: Any, stored_events: Sequence[StoredEvent], companion: Companion | None
+    ) -> list[int]:
+        with conn.cursor() as cursor:
+            self._lock_table(cursor)
+            self._notify_channel(cursor)
+        last_log = conn.cursor()
+        last_log.execute(
+            SQL("SELECT log_hash FROM {0} ORDER BY notification_id DESC LIMIT 1").format(
+                self._table
+            )
+        )
+        previous_cursor = self._select_previous(conn, _firsts(stored_events))
+        row = last_log.fetchone()
+        previous = {
+            (r["originator_id"], r["originator_version"]): bytes(r["event_hash"] or b"")
+            for r in (previous_cursor.fetchall() if previous_cursor else [])
+        }
+        hashes = _chain(stored_events, previous, (row and row["log_hash"]) or LOG_GENESIS)
+        insert = conn.cursor()
+        insert.execute(
+            self._insert,
+            (
+                [UUID(str(s.originator_id)) for s in stored_events],
+                [s.originator_version for s in stored_events],
+                [s.topic for s in stored_events],
+                [s.state for s in stored_events],
+                [h[0] for h in hashes],
+                [h[1] for h in hashes],
+            ),
+        )
+        positions = [int(r["notification_id"]) for r in insert.fetchall()]
+        if companion is not None:
+            companion.write(conn.cursor(), "postgres", stored_events, positions)
+        return positions
+
+    def _select_previous(self, conn: Any, wanted: list[tuple[UUID, int]]) -> Any:
         if not wanted:
-            return {}
+            return None
+        cursor = conn.cursor()
         cursor.execute(
             SQL(
                 "SELECT originator_id, originator_version, event_hash FROM {0} "
@@ -141,10 +190,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             ).format(self._table),
             ([w[0] for w in wanted], [w[1] for w in wanted]),
         )
-        return {
-            (r["originator_id"], r["originator_version"]): bytes(r["event_hash"] or b"")
-            for r in cursor.fetchall()
-        }
+        return cursor
 
     def select_links(self, complaint_id: UUID) -> list[StoredLink]:
         with self.datastore.transaction(commit=False) as cursor:
@@ -274,6 +320,20 @@ def _as_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
+def _uuid_or_nil(value: Any) -> UUID:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        return UUID(int=0)  # an id altered into nonsense: its hash can no longer match
+
+
+def _int_or_zero(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _link(row: Any) -> StoredLink:
     def raw(name: str) -> bytes | None:
         try:
@@ -284,8 +344,8 @@ def _link(row: Any) -> StoredLink:
 
     return StoredLink(
         position=int(row["notification_id"]),
-        complaint_id=UUID(str(row["originator_id"])),
-        version=int(row["originator_version"]),
+        complaint_id=_uuid_or_nil(row["originator_id"]),
+        version=_int_or_zero(row["originator_version"]),
         topic=str(row["topic"]),
         state=_as_bytes(row["state"] or b""),
         event_hash=raw("event_hash"),

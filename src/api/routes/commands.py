@@ -27,7 +27,7 @@ from api.idempotency import (
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError, domain_problem, problem_responses
 from api.schemas import CommandResultOut, command_result_out
 from domain.complaint import Complaint
-from domain.errors import DomainError
+from domain.errors import ConcurrentModificationError, DomainError
 from domain.service import Complaints, Recorded
 from domain.values import (
     Actor,
@@ -107,6 +107,9 @@ def _run_claimed(
 ) -> Response:
     try:
         recorded = command(Completion(claim, status_code))
+    except ConcurrentModificationError:
+        keys.release(claim)  # a lost race is transient: a retry with this key may succeed
+        raise
     except DomainError as error:
         refusal = domain_problem(error)
         keys.remember_refusal(claim, refusal.status_code, bytes(refusal.body).decode())
