@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+
+bench: $(STAMP)  ## the whole benchmark suite on the local PostgreSQL (about 15 minutes)
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "no wrk: using the Python load generator"
+	$(BIN)/python bench/run.py --mode full
+
+bench-quick: $(STAMP)  ## a smaller run (about 3 minutes)
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "no wrk: using the Python load generator"
+	$(BIN)/python bench/run.py --mode quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
