@@ -115,87 +115,86 @@ def read_models(server: s.Server, token: dict[str, str], seconds: float) -> dict
     }
 
 
-def run(mode: Mode) -> dict[str, Any]:
-    secret = secrets.token_urlsafe(32)
+def commands(server: s.Server, url: str, token: dict[str, str], seconds: float) -> dict[str, Any]:
+    """P1: record-contact commands on random assigned complaints, then lodgings."""
+    live = s.load(server, "/health/live", token["supervisor"], seconds)
+    contact = {"method": "phone", "summary": "Called back."}
+    paths = [f"/complaints/{i}/contacts" for i in s.open_complaints(url)]
+    contacts = s.load(
+        server,
+        "/complaints",
+        token["supervisor"],
+        seconds,
+        method="POST",
+        body=contact,
+        paths=paths,
+    )
+    lodgings = s.load(
+        server, "/complaints", token["intake"], seconds, method="POST", body=s.LODGING
+    )
+    return {
+        "health_live": s.as_dict(live),
+        "record_contact": s.as_dict(contacts),
+        "lodge": s.as_dict(lodgings),
+        "pgbench": s.pgbench_insert(url, seconds),
+    }
+
+
+def one_complaint(server: s.Server, token: dict[str, str], seconds: float) -> dict[str, Any]:
+    """P4: a 20-event complaint, now and as of its 10th event, beside /health/live."""
+    long_id = s.long_complaint(server, token["supervisor"])
+    return {
+        name: s.as_dict(s.load(server, path, token["auditor"], seconds))
+        for name, path in (
+            ("health_live", "/health/live"),
+            ("complaint", f"/complaints/{long_id}"),
+            ("as_of_version", f"/complaints/{long_id}?as_of_version=10"),
+        )
+    }
+
+
+def measure(mode: Mode, small: str, large: str, secret: str) -> dict[str, Any]:
     token = tokens(secret)
-    small, large = create_database("small"), create_database("large")
-    results: dict[str, Any] = {"machine": machine(ADMIN_URL), "figures": {}}
-    figures = results["figures"]
-    try:
-        figures["seed"] = {
+    figures: dict[str, Any] = {
+        "seed": {
             "small": s.seed(small, secret, mode.small_events),
             "large": s.seed(large, secret, mode.large_events),
         }
-        figures["P2"] = {
-            "small": s.rebuild(small, secret),
-            "large": s.rebuild(large, secret),
-            "raw_read": s.raw_read(large),
-        }
-        server = s.Server(large, secret)
-        try:
-            figures["P6"] = {"rss_after_start_kib": server.rss_kib()}
-            live = s.as_dict(
-                s.load(server, "/health/live", token["supervisor"], mode.command_seconds)
-            )
-            ids = s.open_complaints(large)
-            contacts = s.load(
-                server,
-                "/complaints",
-                token["supervisor"],
-                mode.command_seconds,
-                method="POST",
-                body={"method": "phone", "summary": "Called back."},
-                paths=[f"/complaints/{i}/contacts" for i in ids],
-            )
-            lodgings = s.load(
-                server,
-                "/complaints",
-                token["intake"],
-                mode.command_seconds,
-                method="POST",
-                body=s.LODGING,
-            )
-            figures["P1"] = {
-                "health_live": live,
-                "record_contact": s.as_dict(contacts),
-                "lodge": s.as_dict(lodgings),
-                "pgbench": s.pgbench_insert(large, mode.command_seconds),
-            }
-            figures["P3"] = s.freshness(server, large, token["intake"], mode.freshness_seconds)
-            long_id = s.long_complaint(server, token["supervisor"])
-            figures["P4"] = {
-                "health_live": s.as_dict(
-                    s.load(server, "/health/live", token["auditor"], mode.load_seconds)
-                ),
-                "complaint": s.as_dict(
-                    s.load(server, f"/complaints/{long_id}", token["auditor"], mode.load_seconds)
-                ),
-                "as_of_version": s.as_dict(
-                    s.load(
-                        server,
-                        f"/complaints/{long_id}?as_of_version=10",
-                        token["auditor"],
-                        mode.load_seconds,
-                    )
-                ),
-            }
-            figures["P5"] = {"large": read_models(server, token, mode.load_seconds)}
-            figures["P6"]["rss_after_load_kib"] = server.rss_kib()
-        finally:
-            server.close()
-        small_server = s.Server(small, secret)
-        try:
-            figures["P5"]["small"] = read_models(small_server, token, mode.load_seconds)
-            figures["P5"]["health_live"] = s.as_dict(
-                s.load(small_server, "/health/live", token["analyst"], mode.load_seconds)
-            )
-        finally:
-            small_server.close()
+    }
+    figures["P2"] = {
+        "small": s.rebuild(small, secret),
+        "large": s.rebuild(large, secret),
+        "raw_read": s.raw_read(large),
+    }
+    server = s.Server(large, secret)
+    try:
+        figures["P6"] = {"rss_after_start_kib": server.rss_kib()}
+        figures["P1"] = commands(server, large, token, mode.command_seconds)
+        figures["P3"] = s.freshness(server, large, token["intake"], mode.freshness_seconds)
+        figures["P4"] = one_complaint(server, token, mode.load_seconds)
+        figures["P5"] = {"large": read_models(server, token, mode.load_seconds)}
+        figures["P6"]["rss_after_load_kib"] = server.rss_kib()
+    finally:
+        server.close()
+    small_server = s.Server(small, secret)
+    try:
+        figures["P5"]["small"] = read_models(small_server, token, mode.load_seconds)
+        live = s.load(small_server, "/health/live", token["analyst"], mode.load_seconds)
+        figures["P5"]["health_live"] = s.as_dict(live)
+    finally:
+        small_server.close()
+    return figures
+
+
+def run(mode: Mode) -> dict[str, Any]:
+    secret = secrets.token_urlsafe(32)
+    small, large = create_database("small"), create_database("large")
+    try:
+        figures = measure(mode, small, large, secret)
     finally:
         drop_database(small)
         drop_database(large)
-    results["ratios"] = ratios(figures)
-    return results
+    return {"machine": machine(ADMIN_URL), "figures": figures, "ratios": ratios(figures)}
 
 
 def ratios(f: dict[str, Any]) -> dict[str, Any]:

@@ -162,68 +162,72 @@ def _unavailable() -> JSONResponse:
     )
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def domain_error(_: Request, error: DomainError) -> JSONResponse:
-        return domain_problem(error)
+async def _domain_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    return domain_problem(error)
 
-    @app.exception_handler(ProblemError)
-    async def problem_error(_: Request, error: ProblemError) -> JSONResponse:
-        return problem_response(
-            error.status,
-            error.slug,
-            error.title,
-            error.detail,
-            errors=error.errors,
-            headers=error.headers,
+
+async def _problem_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ProblemError)
+    return problem_response(
+        error.status,
+        error.slug,
+        error.title,
+        error.detail,
+        errors=error.errors,
+        headers=error.headers,
+    )
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        FieldError(
+            field=_field_name(tuple(item.get("loc", ())), str(item.get("type", ""))),
+            message=str(item["msg"]),
         )
+        for item in error.errors()
+    ]
+    return problem_response(
+        422,
+        "validation-error",
+        "The request is not valid",
+        "; ".join(f"{e.field}: {e.message}" for e in errors[:5]) or "Invalid request.",
+        errors=errors,
+    )
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldError(
-                field=_field_name(tuple(item.get("loc", ())), str(item.get("type", ""))),
-                message=str(item["msg"]),
-            )
-            for item in error.errors()
-        ]
-        return problem_response(
-            422,
-            "validation-error",
-            "The request is not valid",
-            "; ".join(f"{e.field}: {e.message}" for e in errors[:5]) or "Invalid request.",
-            errors=errors,
-        )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        slug, title = _HTTP_PROBLEMS.get(error.status_code, ("http-error", str(error.detail)))
-        return problem_response(
-            error.status_code,
-            slug,
-            title,
-            str(error.detail),
-            headers=dict(error.headers or {}),
-        )
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    slug, title = _HTTP_PROBLEMS.get(error.status_code, ("http-error", str(error.detail)))
+    return problem_response(
+        error.status_code, slug, title, str(error.detail), headers=dict(error.headers or {})
+    )
 
-    @app.exception_handler(psycopg.OperationalError)
-    @app.exception_handler(sqlite3.OperationalError)
-    @app.exception_handler(TimeoutError)
-    async def read_store_unavailable(_: Request, error: Exception) -> JSONResponse:
+
+async def _database_unavailable(_: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, PersistenceError) and not isinstance(
+        error, OperationalError | InterfaceError
+    ):  # a fault of ours rather than an outage: keep the evidence
+        log.error("event store refused a statement", exc_info=error)
+    else:
         log.warning("database unavailable: %s", type(error).__name__)
-        return _unavailable()
+    return _unavailable()
 
-    @app.exception_handler(PersistenceError)
-    async def store_unavailable(_: Request, error: PersistenceError) -> JSONResponse:
-        if isinstance(error, OperationalError | InterfaceError):
-            log.warning("event store unavailable: %s", type(error).__name__)
-        else:  # a fault of ours rather than an outage: keep the evidence
-            log.error("event store refused a statement", exc_info=error)
-        return _unavailable()
 
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return problem_response(
-            500, "internal-error", "Internal error", "The server failed to handle the request."
-        )
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    log.error("unexpected error", exc_info=error)
+    return problem_response(
+        500, "internal-error", "Internal error", "The server failed to handle the request."
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(ProblemError, _problem_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for outage in (PersistenceError, psycopg.OperationalError, sqlite3.OperationalError):
+        app.add_exception_handler(outage, _database_unavailable)
+    app.add_exception_handler(TimeoutError, _database_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

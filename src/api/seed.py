@@ -122,18 +122,7 @@ def _progress(complaint: Complaint, rng: random.Random, received: date, now: dat
         moment = _at(add_working_days(received, working_days), rng)
         return moment if moment <= now else None
 
-    kind = complaint.subject_kind.value
-    if kind in ("commissioner", "other_force") or rng.random() < 0.01:
-        destination = {
-            "commissioner": "mopac",
-            "other_force": rng.choice(["other_force", "iopc"]),
-        }.get(kind, "iopc")
-        force = complaint.lodged["subject"]["force_name"] if destination == "other_force" else None
-        if (at := when(rng.randrange(0, 3))) is not None:
-            redirect = RedirectComplaint.model_validate(
-                {"destination": destination, "force_name": force, "reason": "Not ours to handle."}
-            )
-            complaint.redirect_to(redirect, actor=SUPERVISOR, now=at)
+    if _maybe_redirect(complaint, rng, when):
         return
     assign_day = rng.choice([0, 1, 1, 2, 3])
     if (at := when(assign_day)) is None:
@@ -169,6 +158,25 @@ def _progress(complaint: Complaint, rng: random.Random, received: date, now: dat
         {"outcome": outcome, "summary": "Resolved with the complainant.", "learning": learning}
     )
     complaint.resolve(resolution, actor=officer, supervisor=False, now=at)
+
+
+def _maybe_redirect(
+    complaint: Complaint, rng: random.Random, when: Callable[[int], datetime | None]
+) -> bool:
+    """Redirects what is not the force's to handle (and a few others, to the IOPC)."""
+    kind = complaint.subject_kind.value
+    if kind not in ("commissioner", "other_force") and rng.random() >= 0.01:
+        return False
+    destination = {"commissioner": "mopac", "other_force": rng.choice(["other_force", "iopc"])}.get(
+        kind, "iopc"
+    )
+    force = complaint.lodged["subject"]["force_name"] if destination == "other_force" else None
+    if (at := when(rng.randrange(0, 3))) is not None:
+        redirect = RedirectComplaint.model_validate(
+            {"destination": destination, "force_name": force, "reason": "Not ours to handle."}
+        )
+        complaint.redirect_to(redirect, actor=SUPERVISOR, now=at)
+    return True
 
 
 def working_days_back(until: date, count: int) -> list[date]:
