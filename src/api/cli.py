@@ -26,7 +26,8 @@ def load_settings() -> Settings:
             f"COMPLAINTS_{'_'.join(str(p) for p in item['loc']).upper()}: {item['msg']}"
             for item in error.errors()
         )
-        err.print(f"[red]Invalid settings:[/red] {problems}")
+        # One plain line, never wrapped: operators grep for it in their logs.
+        typer.echo(f"Invalid settings: {problems}", err=True)
         raise typer.Exit(2) from None
 
 

@@ -28,7 +28,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import authenticate
+
 log = logging.getLogger("complaints.requests")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 REQUESTS = Counter("complaints_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -97,7 +100,7 @@ class RequestObserver:
 
     def _observe(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # bounded labels
         REQUESTS.labels(method, route, str(status)).inc()
         LATENCY.labels(method, route).observe(seconds)
         state = scope.get("state", {})
@@ -106,7 +109,6 @@ class RequestObserver:
             COMMANDS.labels(command, _result(status)).inc()
             if status < 400 and not state.get("replayed"):
                 EVENTS_WRITTEN.labels(event).inc()
-        principal = state.get("principal")
         log.info(
             json.dumps(
                 {
@@ -115,11 +117,27 @@ class RequestObserver:
                     "route": route,
                     "status": status,
                     "latency_ms": round(seconds * 1000, 2),
-                    "actor": getattr(principal, "id", None),
+                    "actor": _actor(scope, state),
                 },
                 separators=(",", ":"),
             )
         )
+
+
+def _actor(scope: Scope, state: dict[str, Any]) -> str | None:
+    """The caller's id, also for requests refused before the route read the token."""
+    principal = state.get("principal")
+    if principal is not None:
+        return str(principal.id)
+    authorization = dict(scope["headers"]).get(b"authorization")
+    app = scope.get("app")
+    secret = getattr(getattr(app, "state", None), "jwt_secret", None)
+    if not authorization or not secret:
+        return None
+    try:
+        return authenticate(authorization.decode("latin-1"), secret).id
+    except Exception:  # an invalid token has no actor to name
+        return None
 
 
 class ReadModelCollector(Collector):

@@ -6,6 +6,7 @@ live in `rules.py`, so that each refusal is a named domain error rather than a s
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -38,6 +39,15 @@ def _aware(value: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+def _email(value: str) -> str:
+    # Blank counts as "not given" (rule 1 then names it); anything else must look like one.
+    if value and not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+        raise ValueError("is not an email address")
+    return value
+
+
 PlausibleDate = Annotated[date, AfterValidator(_plausible)]
 
 
@@ -145,7 +155,12 @@ class Actor(Value):
 
 class Complainant(Value):
     name: ShortText | None = None
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    email: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+        ]
+        | None
+    ) = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     date_of_birth: PlausibleDate | None = None

@@ -109,11 +109,14 @@ def _after(cursor: str | None) -> int:
     if cursor is None:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        after = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (binascii.Error, ValueError, UnicodeDecodeError):
+        after = -1
+    if not 0 <= after < 2**62:  # also keeps it within a database integer
         raise ProblemError(
             400, "invalid-cursor", "The cursor is not valid", "Use a cursor this server gave out."
-        ) from None
+        )
+    return after
 
 
 def _page(
