@@ -11,9 +11,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from projections.calendar import add_working_days, earliest_start_not_overdue
 from projections.case_list import COLUMNS, OPEN
@@ -56,14 +57,22 @@ def encode_cursor(lodged_at: str, complaint_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (lodged_at, complaint_id) of the last row of a page, as this server encoded them."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        lodged_at, complaint_id = json.loads(raw)
+        lodged_at, complaint_id = _pair(json.loads(raw))
+        if datetime.fromisoformat(lodged_at).tzinfo is None:
+            raise ValueError("naive time")
+        UUID(complaint_id)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise InvalidCursorError("The cursor is not one this server gave out.") from None
-    if not isinstance(lodged_at, str) or not isinstance(complaint_id, str):
-        raise InvalidCursorError("The cursor is not one this server gave out.")
     return lodged_at, complaint_id
+
+
+def _pair(value: object) -> tuple[str, str]:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise ValueError("not a cursor")
+    return value[0], value[1]
 
 
 def page(
