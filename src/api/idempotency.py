@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +27,10 @@ from eventsourcing.persistence import StoredEvent
 from api.problems import ProblemError
 from projections.store import ReadStore
 
-STALE_AFTER = timedelta(seconds=30)
+# Only for telling retries "still running": a claim taken over cannot record twice (the
+# completion checks the token in the events' transaction), so this can be short.
+STALE_AFTER = timedelta(seconds=5)
+log = logging.getLogger("complaints.api")
 REMEMBER_FOR = timedelta(hours=48)
 MAX_KEY_LENGTH = 200
 
@@ -124,7 +129,7 @@ class IdempotencyKeys:
             )
         cursor.execute(  # abandoned: take it over, unless another retry just did
             "UPDATE idempotency_keys SET token = ?, claimed_at = ? "
-            "WHERE caller = ? AND idempotency_key = ? AND token = ?",
+            "WHERE caller = ? AND idempotency_key = ? AND token = ? AND state = 'running'",
             (claim.token, _now(), claim.caller, claim.key, old_token),
         )
         if cursor.rowcount != 1:
@@ -154,6 +159,17 @@ class IdempotencyKeys:
                 "AND token = ? AND state = 'running'",
                 (claim.caller, claim.key, claim.token),
             )
+
+    def release_soon(self, claim: Claim) -> None:
+        """`release`, on a thread of its own: for failures where the store itself may be down."""
+
+        def attempt() -> None:
+            try:
+                self.release(claim)
+            except Exception as error:  # the claim goes stale instead (STALE_AFTER)
+                log.info("could not release idempotency key yet: %s", type(error).__name__)
+
+        threading.Thread(target=attempt, name="release-key", daemon=True).start()
 
     def forget_old(self) -> int:
         cutoff = (datetime.now(UTC) - REMEMBER_FOR).isoformat(timespec="microseconds")

@@ -25,7 +25,7 @@ POLL_SECONDS = 0.005
 
 def build_store(settings: Settings) -> ReadStore:
     if settings.is_postgres:
-        return ReadStore(conninfo=settings.postgres_conninfo())
+        return ReadStore(conninfo=settings.postgres_conninfo(), timeout=settings.database_timeout)
     return ReadStore(sqlite_path=settings.sqlite_path)
 
 

@@ -63,6 +63,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.retry_seconds = retry_seconds
         self.failures: dict[str, Failure] = {}
+        self._cleared: set[str] = set()
 
     def setup(self) -> None:
         """Creates every projection's tables (idempotent)."""
@@ -119,6 +120,10 @@ class ProjectionRunner:
                     advance_tracking(cursor, projection.tracking_name, decoded[-1][0])
         except Exception:
             return False
+        for projection in ready:
+            if projection.tracking_name not in self._cleared:
+                self._publish(projection.tracking_name, None)
+                self._cleared.add(projection.tracking_name)
         return True
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> None:
@@ -173,8 +178,11 @@ class ProjectionRunner:
                 except Exception as single_error:
                     self._failed(projection, item[0], single_error)
                     return
-        if self.failures.pop(projection.tracking_name, None) is not None:
+        had_failed = self.failures.pop(projection.tracking_name, None) is not None
+        if had_failed or projection.tracking_name not in self._cleared:
+            # Also clears a failure another (earlier) process recorded, once per process.
             self._publish(projection.tracking_name, None)
+            self._cleared.add(projection.tracking_name)
 
     def _transaction(
         self, projection: Projection, position: int, pending: list[tuple[int, Any]]

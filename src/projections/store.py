@@ -69,7 +69,9 @@ class ReadStore:
 
     dialect: str
 
-    def __init__(self, *, sqlite_path: str | None = None, conninfo: str | None = None) -> None:
+    def __init__(
+        self, *, sqlite_path: str | None = None, conninfo: str | None = None, timeout: float = 5
+    ) -> None:
         if (sqlite_path is None) == (conninfo is None):
             raise ValueError("give exactly one of sqlite_path and conninfo")
         self._sqlite_path = sqlite_path
@@ -82,7 +84,7 @@ class ReadStore:
                 min_size=1,
                 max_size=8,
                 open=True,
-                timeout=5,
+                timeout=timeout,
                 kwargs={"autocommit": True},
                 # After a server restart, pooled connections are dead: test them on checkout.
                 check=ConnectionPool.check_connection,

@@ -6,10 +6,13 @@ the first answer; see `api.idempotency`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -122,11 +125,14 @@ def _run_claimed(
             "Another request with this key took over; retry to get its answer.",
             headers={"Retry-After": "1"},
         ) from None
+    except (PersistenceError, psycopg.OperationalError, sqlite3.OperationalError):
+        # Nothing was recorded. Free the key for the retry without making this answer wait
+        # on a store that may be down; if that fails too, the claim goes stale in seconds.
+        keys.release_soon(claim)
+        raise
     except Exception:
-        try:
-            keys.release(claim)
-        finally:
-            raise
+        keys.release(claim)
+        raise
     return _answer(recorded.complaint, recorded.position, status_code)
 
 
