@@ -37,20 +37,23 @@ def table() -> Iterator[tuple[sqlite3.Connection, dict[date, int]]]:
     rng = random.Random(42)
     weights = {day: rng.randrange(1, 10**9) for day in _days(FIRST, LAST)}
     months: Counter[str] = Counter()
+    years: Counter[str] = Counter()
     for day, weight in weights.items():
         months[day.isoformat()[:7]] += weight
+        years[day.isoformat()[:4]] += weight
     connection = sqlite3.connect(":memory:", check_same_thread=False)
     connection.execute("CREATE TABLE counts (grain TEXT, period TEXT, n INTEGER)")
     connection.executemany(
         "INSERT INTO counts VALUES ('d', ?, ?)", [(d.isoformat(), n) for d, n in weights.items()]
     )
     connection.executemany("INSERT INTO counts VALUES ('m', ?, ?)", list(months.items()))
+    connection.executemany("INSERT INTO counts VALUES ('y', ?, ?)", list(years.items()))
     yield connection, weights
     connection.close()
 
 
 def _covered(connection: sqlite3.Connection, low: date | None, high: date | None) -> list[date]:
-    """The days the selected rows stand for: a month row stands for each of its days."""
+    """The days the selected rows stand for: a month or year row stands for each of its days."""
     where, params = period_filter(low, high)
     covered: list[date] = []
     for grain, period in connection.execute(
@@ -58,6 +61,9 @@ def _covered(connection: sqlite3.Connection, low: date | None, high: date | None
     ):
         if grain == "d":
             covered.append(date.fromisoformat(period))
+        elif grain == "y":  # the fake table holds only FIRST..LAST
+            year = int(period)
+            covered += _days(max(date(year, 1, 1), FIRST), min(date(year, 12, 31), LAST))
         else:
             start = date.fromisoformat(period + "-01")
             covered += _days(start, _month_end(start))
@@ -85,7 +91,7 @@ def test_period_filter_selects_every_day_in_range_exactly_once(
     ("low", "high"),
     [
         ("2025-01-01", "2025-01-31"),  # one whole month: one month row
-        ("2025-01-01", "2025-12-31"),
+        ("2025-01-01", "2025-12-31"),  # one whole year: one year row
         ("2025-01-02", "2025-01-30"),  # inside one month: day rows only
         ("2025-01-31", "2025-02-01"),  # two ragged ends, no whole month
         ("2025-01-15", "2025-03-15"),  # ragged, one whole month, ragged
@@ -93,7 +99,7 @@ def test_period_filter_selects_every_day_in_range_exactly_once(
         ("2025-03-01", "2025-02-28"),  # empty range
     ],
 )
-def test_period_filter_reads_whole_months_at_month_grain(
+def test_period_filter_reads_at_the_coarsest_grain(
     table: tuple[sqlite3.Connection, dict[date, int]], low: str, high: str
 ) -> None:
     connection, _ = table
@@ -102,11 +108,20 @@ def test_period_filter_reads_whole_months_at_month_grain(
         grain for (grain,) in connection.execute(f"SELECT grain FROM counts WHERE {where}", params)
     )
     start, end = date.fromisoformat(low), date.fromisoformat(high)
-    in_whole_months = [
-        day for day in _days(start, end) if day.replace(day=1) >= start and _month_end(day) <= end
+    in_whole_years = [
+        day
+        for day in _days(start, end)
+        if date(day.year, 1, 1) >= start and date(day.year, 12, 31) <= end
     ]
+    in_whole_months = [
+        day
+        for day in _days(start, end)
+        if day.replace(day=1) >= start and _month_end(day) <= end and day not in in_whole_years
+    ]
+    assert grains["y"] == len({day.year for day in in_whole_years})
     assert grains["m"] == len({day.isoformat()[:7] for day in in_whole_months})
-    assert grains["d"] == len(list(_days(start, end))) - len(in_whole_months)
+    days = len(list(_days(start, end)))
+    assert grains["d"] == days - len(in_whole_months) - len(in_whole_years)
 
 
 def _month_end(day: date) -> date:
