@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 
 from api.auth import Principal, Role
 from api.deps import ComplaintsDep, role
-from api.problems import ProblemError, problem_responses
+from api.problems import FieldError, ProblemError, problem_responses
 from api.routes.audit import record_access
 from api.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
 
@@ -68,6 +68,10 @@ def get_complaint(
             "validation-error",
             "The request is not valid",
             "Give as_of_version or as_of, not both.",
+            errors=[
+                FieldError(field="as_of_version", message="cannot be given with as_of"),
+                FieldError(field="as_of", message="cannot be given with as_of_version"),
+            ],
         )
     if as_of is not None:
         complaint = complaints.get_complaint_as_of(complaint_id, as_of)

@@ -6,16 +6,18 @@ position its read model had processed, in `X-Projection-Position`.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BeforeValidator
 
 from api.auth import Principal, Role
 from api.csv_export import learning_csv, timeliness_csv, wants_csv
 from api.deps import role
-from api.problems import ProblemError, problem_responses
+from api.problems import FieldError, ProblemError, problem_responses
 from api.read_models import ReadModels
 from api.read_schemas import (
     CaseListItem,
@@ -40,6 +42,15 @@ from projections.case_queries import (
 
 router = APIRouter(tags=["read models"])
 
+
+def _iso_date(value: object) -> object:
+    # Dates are YYYY-MM-DD (API.md); pydantic alone would also read "0" as 1970-01-01.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 MinPosition = Annotated[
     int | None, Query(ge=0, description="Wait until the read model has processed this position")
 ]
@@ -85,8 +96,8 @@ def list_complaints(
     investigator_id: Annotated[str | None, Query(max_length=100)] = None,
     subject_kind: SubjectKind | None = None,
     channel: Channel | None = None,
-    lodged_from: date | None = None,
-    lodged_to: date | None = None,
+    lodged_from: IsoDate | None = None,
+    lodged_to: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     min_position: MinPosition = None,
@@ -183,7 +194,14 @@ def get_investigator_caseload(
 def _check_range(lodged_from: date | None, lodged_to: date | None) -> None:
     if lodged_from is not None and lodged_to is not None and lodged_from > lodged_to:
         raise ProblemError(
-            422, "validation-error", "The request is not valid", "`from` is after `to`."
+            422,
+            "validation-error",
+            "The request is not valid",
+            "`from` is after `to`.",
+            errors=[
+                FieldError(field="from", message="is after `to`"),
+                FieldError(field="to", message="is before `from`"),
+            ],
         )
 
 
@@ -197,8 +215,8 @@ def learning_statistics(
     request: Request,
     response: Response,
     _: StatisticsReader,
-    lodged_from: Annotated[date | None, Query(alias="from")] = None,
-    lodged_to: Annotated[date | None, Query(alias="to")] = None,
+    lodged_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    lodged_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Any:
@@ -224,8 +242,8 @@ def timeliness_statistics(
     request: Request,
     response: Response,
     _: StatisticsReader,
-    lodged_from: Annotated[date | None, Query(alias="from")] = None,
-    lodged_to: Annotated[date | None, Query(alias="to")] = None,
+    lodged_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    lodged_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Any:
