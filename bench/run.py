@@ -26,6 +26,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.auth import mint_token
+from bench import integrity_cost
 from bench import scenarios as s
 from bench.load import wrk_available
 
@@ -38,15 +39,16 @@ ADMIN_URL = os.environ.get(
 class Mode:
     small_events: int
     large_events: int
+    integrity_samples: int
     load_seconds: float
     command_seconds: float
     freshness_seconds: float
 
 
 MODES = {
-    "full": Mode(10_000, 1_000_000, 10, 20, 10),
-    "quick": Mode(10_000, 100_000, 3, 6, 4),
-    "smoke": Mode(300, 600, 1, 1, 1),
+    "full": Mode(10_000, 1_000_000, 300, 10, 20, 10),
+    "quick": Mode(10_000, 100_000, 200, 3, 6, 4),
+    "smoke": Mode(300, 600, 20, 1, 1, 1),
 }
 
 
@@ -194,6 +196,12 @@ def run(mode: Mode) -> dict[str, Any]:
     finally:
         drop_database(small)
         drop_database(large)
+    chained, library = create_database("chained"), create_database("library")
+    try:
+        figures["P7"] = integrity_cost.measure(chained, library, s.LODGING, mode.integrity_samples)
+    finally:
+        drop_database(chained)
+        drop_database(library)
     return {"machine": machine(ADMIN_URL), "figures": figures, "ratios": ratios(figures)}
 
 
@@ -220,6 +228,8 @@ def ratios(f: dict[str, Any]) -> dict[str, Any]:
         },
         "P6_rss_after_vs_start": f["P6"]["rss_after_load_kib"]
         / max(1, f["P6"]["rss_after_start_kib"]),
+        "P7_command_with_hash_chain_vs_library": f["P7"]["command_cost_ratio"],
+        "P7_read_with_access_log_vs_without": f["P7"]["read_cost_ratio"],
     }
 
 

@@ -31,7 +31,7 @@ def test_bench_smoke_run_produces_every_figure_and_ratio(
     assert done.returncode == 0, done.stderr[-3000:]
     [written] = list(tmp_path.glob("*-smoke.json"))
     results = json.loads(written.read_text())
-    assert set(results["figures"]) == {"seed", "P1", "P2", "P3", "P4", "P5", "P6"}
+    assert set(results["figures"]) == {"seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7"}
     assert results["machine"]["postgres"]["fsync"] == "on"
     assert results["figures"]["P2"]["large"]["events"] > results["figures"]["P2"]["small"]["events"]
     assert all(value is not None for value in results["ratios"].values()), results["ratios"]
