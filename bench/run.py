@@ -138,7 +138,8 @@ def commands(server: s.Server, url: str, token: dict[str, str], seconds: float) 
         "health_live": s.as_dict(live),
         "record_contact": s.as_dict(contacts),
         "lodge": s.as_dict(lodgings),
-        "pgbench": s.pgbench_insert(url, seconds),
+        # As many clients as the load generator has connections (the smoke run keeps it small).
+        "pgbench": s.pgbench_insert(url, seconds, clients=32 if seconds > 1 else 4),
     }
 
 
