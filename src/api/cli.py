@@ -50,7 +50,8 @@ def serve(
             f"  export COMPLAINTS_JWT_SECRET={secret}\n"
             "Then mint a token, for example:\n"
             f"  COMPLAINTS_JWT_SECRET={secret} complaints token --sub sup-0001 "
-            '--name "DI Grace Hopper" --role supervisor'
+            '--name "DI Grace Hopper" --role supervisor',
+            soft_wrap=True,  # a command to copy: never broken across lines
         )
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Each worker writes its counters here and /metrics adds them up (prometheus-client).
