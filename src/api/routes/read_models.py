@@ -7,6 +7,7 @@ position its read model had processed, in `X-Projection-Position`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -39,6 +40,8 @@ from projections.case_queries import (
     investigator_cases,
     page,
 )
+from projections.learning import LearningStatistics
+from projections.timeliness import TimelinessStatistics
 
 router = APIRouter(tags=["read models"])
 
@@ -205,6 +208,31 @@ def _check_range(lodged_from: date | None, lodged_to: date | None) -> None:
         )
 
 
+From = Annotated[IsoDate | None, Query(alias="from", description="First lodged date")]
+To = Annotated[IsoDate | None, Query(alias="to", description="Last lodged date")]
+
+
+def _statistics(
+    request: Request,
+    response: Response,
+    projection: LearningStatistics | TimelinessStatistics,
+    model: type[LearningStatisticsOut] | type[TimelinessStatisticsOut],
+    as_csv: Callable[[dict[str, Any]], str],
+    period: tuple[date | None, date | None],
+    consistency: tuple[int | None, int],
+) -> Any:
+    """One statistics answer: the figures of the range, as JSON or (Accept: text/csv) CSV."""
+    _check_range(*period)
+    models = _caught_up(request, response, projection.name, *consistency)
+    with models.store.reading() as db:
+        figures = projection.query(db, *period)
+    body = model.model_validate({"from": period[0], "to": period[1], **figures})
+    if wants_csv(request):
+        headers = dict(response.headers)
+        return PlainTextResponse(as_csv(figures), media_type="text/csv", headers=headers)
+    return body
+
+
 @router.get(
     "/statistics/learning",
     response_model=LearningStatisticsOut,
@@ -215,21 +243,21 @@ def learning_statistics(
     request: Request,
     response: Response,
     _: StatisticsReader,
-    lodged_from: Annotated[IsoDate | None, Query(alias="from")] = None,
-    lodged_to: Annotated[IsoDate | None, Query(alias="to")] = None,
+    lodged_from: From = None,
+    lodged_to: To = None,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Any:
-    _check_range(lodged_from, lodged_to)
-    models = _caught_up(request, response, "learning", min_position, wait_ms)
-    with models.store.reading() as db:
-        figures = models.learning.query(db, lodged_from, lodged_to)
-    body = LearningStatisticsOut.model_validate({"from": lodged_from, "to": lodged_to, **figures})
-    if wants_csv(request):
-        return PlainTextResponse(
-            learning_csv(figures), media_type="text/csv", headers=dict(response.headers)
-        )
-    return body
+    projection = _read_models(request).learning
+    return _statistics(
+        request,
+        response,
+        projection,
+        LearningStatisticsOut,
+        learning_csv,
+        (lodged_from, lodged_to),
+        (min_position, wait_ms),
+    )
 
 
 @router.get(
@@ -242,18 +270,18 @@ def timeliness_statistics(
     request: Request,
     response: Response,
     _: StatisticsReader,
-    lodged_from: Annotated[IsoDate | None, Query(alias="from")] = None,
-    lodged_to: Annotated[IsoDate | None, Query(alias="to")] = None,
+    lodged_from: From = None,
+    lodged_to: To = None,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Any:
-    _check_range(lodged_from, lodged_to)
-    models = _caught_up(request, response, "timeliness", min_position, wait_ms)
-    with models.store.reading() as db:
-        figures = models.timeliness.query(db, lodged_from, lodged_to)
-    body = TimelinessStatisticsOut.model_validate({"from": lodged_from, "to": lodged_to, **figures})
-    if wants_csv(request):
-        return PlainTextResponse(
-            timeliness_csv(figures), media_type="text/csv", headers=dict(response.headers)
-        )
-    return body
+    projection = _read_models(request).timeliness
+    return _statistics(
+        request,
+        response,
+        projection,
+        TimelinessStatisticsOut,
+        timeliness_csv,
+        (lodged_from, lodged_to),
+        (min_position, wait_ms),
+    )
