@@ -7,7 +7,7 @@ transaction the runner gives it. It reads only the events and its own tables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -94,6 +94,31 @@ def load_rows(
     return found
 
 
+def unapplied(
+    rows: dict[str, dict[str, Any]],
+    events: Sequence[Complaint.Event],
+    first_row: Callable[[Complaint.Lodged], dict[str, Any]],
+) -> Iterator[tuple[dict[str, Any], Complaint.Event]]:
+    """Each event this projection has not yet applied, with its complaint's row.
+
+    A lodging creates the row (`first_row`); a later event is new only if its version is above
+    the row's, which the row then takes. So an event replayed or processed twice changes nothing,
+    whatever the batches were.
+    """
+    for event in events:
+        key = str(event.originator_id)
+        row = rows.get(key)
+        if isinstance(event, Complaint.Lodged):
+            if row is None:
+                rows[key] = first_row(event)
+                yield rows[key], event
+            continue
+        if row is None or int(row["version"]) >= event.originator_version:
+            continue
+        row["version"] = event.originator_version
+        yield row, event
+
+
 def upsert_rows(
     cursor: Cursor, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> None:
@@ -102,8 +127,3 @@ def upsert_rows(
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
     values = [tuple(row[column] for column in columns) for row in rows]
     cursor.upsert(table, columns, values, ("complaint_id",), updates)
-
-
-def delete_rows(cursor: Cursor, table: str, ids: Sequence[str]) -> None:
-    if ids:
-        cursor.executemany(f"DELETE FROM {table} WHERE complaint_id = ?", [(i,) for i in ids])

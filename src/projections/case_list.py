@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from domain.complaint import Complaint
-from projections.base import Index, Projection, day, load_rows, moment, upsert_rows
+from projections.base import Index, Projection, day, load_rows, moment, unapplied, upsert_rows
 from projections.store import Cursor
 
 COLUMNS = (
@@ -61,17 +61,8 @@ class CaseList(Projection):
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         table = self.t["case_list"]
         rows = load_rows(cursor, table, COLUMNS, [str(e.originator_id) for e in events])
-        for event in events:
-            key = str(event.originator_id)
-            row = rows.get(key)
-            if isinstance(event, Complaint.Lodged):
-                if row is None:
-                    rows[key] = _lodged_row(event)
-                continue
-            if row is None or int(row["version"]) >= event.originator_version:
-                continue  # already applied: a replayed event changes nothing
+        for row, event in unapplied(rows, events, _lodged_row):
             _apply(row, event)
-            row["version"] = event.originator_version
         upsert_rows(cursor, table, COLUMNS, list(rows.values()))
 
 

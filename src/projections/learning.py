@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from domain.complaint import Complaint
-from projections.base import Projection, day, load_rows, upsert_rows
+from projections.base import Projection, day, load_rows, unapplied, upsert_rows
 from projections.counters import add_counts, counts_table, period_filter
 from projections.store import Cursor
 
@@ -46,18 +46,9 @@ class LearningStatistics(Projection):
             cursor, self.t["learning_complaints"], _STATE, [str(e.originator_id) for e in events]
         )
         deltas: Counter[tuple[Any, ...]] = Counter()
-        for event in events:
-            key = str(event.originator_id)
-            known = state.get(key)
+        for known, event in unapplied(state, events, _first_row):
             if isinstance(event, Complaint.Lodged):
-                if known is None:
-                    state[key] = {"complaint_id": key, "lodged_on": day(event.received_at)}
-                    state[key]["version"] = event.originator_version
-                    _count_lodged(deltas, state[key]["lodged_on"], event)
-                continue
-            if known is None or known["version"] >= event.originator_version:
-                continue  # already counted
-            known["version"] = event.originator_version
+                _count_lodged(deltas, known["lodged_on"], event)
             for dimension, value in _categories(event):
                 deltas[(known["lodged_on"], dimension, value)] += 1
         upsert_rows(cursor, self.t["learning_complaints"], _STATE, list(state.values()))
@@ -80,6 +71,14 @@ class LearningStatistics(Projection):
             elif int(count):
                 figures[dimension][value] = int(count)
         return figures
+
+
+def _first_row(event: Complaint.Lodged) -> dict[str, Any]:
+    return {
+        "complaint_id": str(event.originator_id),
+        "lodged_on": day(event.received_at),
+        "version": event.originator_version,
+    }
 
 
 def _count_lodged(

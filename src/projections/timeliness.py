@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from domain.complaint import Complaint
-from projections.base import Projection, day, load_rows, parse_day, upsert_rows
+from projections.base import Projection, day, load_rows, parse_day, unapplied, upsert_rows
 from projections.calendar import working_days_between
 from projections.counters import add_counts, counts_table, period_filter
 from projections.store import Cursor
@@ -39,20 +39,7 @@ class TimelinessStatistics(Projection):
         table = self.t["timeliness_complaints"]
         state = load_rows(cursor, table, _STATE, [str(e.originator_id) for e in events])
         deltas: Counter[tuple[Any, ...]] = Counter()
-        for event in events:
-            key = str(event.originator_id)
-            row = state.get(key)
-            if isinstance(event, Complaint.Lodged):
-                if row is None:
-                    state[key] = dict.fromkeys(_STATE) | {
-                        "complaint_id": key,
-                        "lodged_on": day(event.received_at),
-                        "version": event.originator_version,
-                    }
-                continue
-            if row is None or row["version"] >= event.originator_version:
-                continue  # already counted
-            row["version"] = event.originator_version
+        for row, event in unapplied(state, events, _first_row):
             _measure(row, event, deltas)
         upsert_rows(cursor, table, _STATE, list(state.values()))
         add_counts(cursor, self.t["timeliness_counts"], _KEYS, deltas)
@@ -79,6 +66,14 @@ class TimelinessStatistics(Projection):
             }
             for measure in MEASURES
         }
+
+
+def _first_row(event: Complaint.Lodged) -> dict[str, Any]:
+    return dict.fromkeys(_STATE) | {
+        "complaint_id": str(event.originator_id),
+        "lodged_on": day(event.received_at),
+        "version": event.originator_version,
+    }
 
 
 def _measure(row: dict[str, Any], event: Complaint.Event, deltas: Counter[tuple[Any, ...]]) -> None:
