@@ -17,6 +17,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from projections.store import ReadStore
 STALE_AFTER = timedelta(seconds=5)
 log = logging.getLogger("complaints.api")
 REMEMBER_FOR = timedelta(hours=48)
+FORGET_EVERY = 3600.0  # seconds between clear-outs of keys older than REMEMBER_FOR
 MAX_KEY_LENGTH = 200
 
 DDL = (
@@ -80,6 +82,7 @@ class IdempotencyKeys:
         self.store = store
         with store.schema_transaction() as cursor:
             cursor.execute(DDL)
+        self._forgot_at = float("-inf")
 
     def claim(self, caller: str, key: str, fingerprint: str) -> Claim | Remembered:
         """Our claim on the key, or what the first request with it was answered."""
@@ -90,6 +93,9 @@ class IdempotencyKeys:
                 "Idempotency-Key is not valid",
                 f"An Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable characters.",
             )
+        if time.monotonic() - self._forgot_at > FORGET_EVERY:
+            self._forgot_at = time.monotonic()
+            self.forget_old()
         token = secrets.token_hex(16)
         with self.store.transaction() as cursor:
             cursor.execute(

@@ -368,3 +368,25 @@ def test_a_keyed_command_that_lost_a_race_succeeds_when_retried_with_its_key(
             if event["type"] == "ComplainantContacted"
         ]
         assert sorted(summaries) == sorted(recorded)
+
+
+def test_keys_older_than_48_hours_are_forgotten(settings: Settings) -> None:
+    # Given a key answered three days ago (and one answered yesterday)
+    with TestClient(create_app(settings, jwt_secret=JWT_SECRET)) as first_process:
+        for key, hours in (("three-days-ago", 72), ("yesterday", 23)):
+            at = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="microseconds")
+            raw_sql(
+                settings.database_url,
+                "INSERT INTO idempotency_keys (caller, idempotency_key, request_hash, token, "
+                "claimed_at, state, status, body) "
+                "VALUES ('sup-1', ?, 'h', 't', ?, 'done', 409, '{}')",
+                (key, at),
+            )
+        # When a process next claims a key
+        sent = prepare(first_process, "contacts")
+        assert post(first_process, sent, f"fresh-{uuid.uuid4()}").status_code == 200
+    # Then the old key is gone and yesterday's is still remembered
+    kept = raw_sql(settings.database_url, "SELECT idempotency_key FROM idempotency_keys")
+    keys = {row[0] for row in kept}
+    assert "three-days-ago" not in keys
+    assert "yesterday" in keys
