@@ -44,7 +44,7 @@ from domain.values import (
 
 # Dates on letters, birthdays and the 12-month limit are reckoned in the force's own time zone.
 FORCE_TIMEZONE = ZoneInfo("Europe/London")
-LATE_AFTER_MONTHS = 12
+LATE_AFTER_YEARS = 1  # "more than 12 months before receipt"
 
 
 def local_date(moment: datetime) -> date:
@@ -201,7 +201,7 @@ def is_late(incident_date: date | None, received_at: datetime) -> bool:
     """Rule 6: accepted, but flagged for analysts when over 12 months before receipt."""
     if incident_date is None:
         return False
-    return incident_date < years_before(local_date(received_at), LATE_AFTER_MONTHS // 12)
+    return incident_date < years_before(local_date(received_at), LATE_AFTER_YEARS)
 
 
 # ---- Later steps: rules 7 to 11 ----------------------------------------------------------------
