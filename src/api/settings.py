@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     first_contact_due_days: int = Field(default=5, ge=1, le=365)
     resolution_due_days: int = Field(default=20, ge=1, le=3650)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
-    postgres_pool_size: int = Field(default=4, ge=1, le=200)
+    postgres_pool_size: int = Field(default=10, ge=1, le=200)
     postgres_max_overflow: int = Field(default=20, ge=0, le=200)
     # How long a request waits for the database before it is answered 503, in seconds.
     database_timeout: int = Field(default=5, ge=1, le=60)
