@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -32,7 +33,15 @@ def schema_guard(settings: Settings) -> Iterator[None]:
     """Serialises table creation between processes starting at once (replicas, the worker):
     PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a concurrent twin."""
     if not settings.is_postgres:
-        yield
+        # SQLite refuses at once ("database is locked") a twin switching the file to WAL or
+        # creating tables at the same moment; a file lock beside the database makes them queue.
+        path = settings.sqlite_path
+        if path == ":memory:":
+            yield
+            return
+        with open(f"{path}.schema.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
         return
     with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
