@@ -39,6 +39,7 @@ def schema_guard(settings: Settings) -> Iterator[None]:
         if path == ":memory:":
             yield
             return
+        settings.prepare_sqlite_folder()  # a fresh clone has no ./var yet
         with open(f"{path}.schema.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield

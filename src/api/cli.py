@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
+import shutil
+import sys
 from typing import Annotated
 
 import typer
@@ -31,6 +34,15 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def this_command() -> str:
+    """How to run `complaints` again from a new shell in the same folder: the path it was started
+    by (`.venv/bin/complaints` under `make run`), since the virtualenv is not on a new shell's PATH."""
+    invoked = sys.argv[0]
+    if os.sep not in invoked:
+        invoked = shutil.which(invoked) or invoked
+    return shlex.quote(invoked)
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -49,7 +61,7 @@ def serve(
             "[yellow]COMPLAINTS_JWT_SECRET is not set: generated one for local use only:[/yellow]\n"
             f"  export COMPLAINTS_JWT_SECRET={secret}\n"
             "Then mint a token, for example:\n"
-            f"  COMPLAINTS_JWT_SECRET={secret} complaints token --sub sup-0001 "
+            f"  COMPLAINTS_JWT_SECRET={secret} {this_command()} token --sub sup-0001 "
             '--name "DI Grace Hopper" --role supervisor',
             soft_wrap=True,  # a command to copy: never broken across lines
         )

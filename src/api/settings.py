@@ -56,13 +56,16 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> str:
         return self.database_url.removeprefix("sqlite:///")
 
+    def prepare_sqlite_folder(self) -> None:
+        """Creates the folder of the SQLite file (`./var` by default) if it is not there yet."""
+        if not self.is_postgres and self.sqlite_path != ":memory:":
+            Path(self.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+
     @cached_property
     def eventsourcing_env(self) -> dict[str, str]:
         """The `eventsourcing` library's configuration for the event store."""
         if not self.is_postgres:
             path = self.sqlite_path
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "APPLICATION_RECORDER_TOPIC": "api.recorders:ChainedSQLiteRecorder",
