@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint typecheck pytest bench bench-quick clean
 
@@ -12,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## serve the API on SQLite at 127.0.0.1:8000, read models included
-	$(BIN)/complaints serve --host 127.0.0.1 --port 8000
+run: $(STAMP)  ## serve the API on SQLite at 127.0.0.1:8000 (HOST=, PORT= to change), read models included
+	$(BIN)/complaints serve --host $(HOST) --port $(PORT)
 
 test: lint typecheck pytest  ## ruff, ruff format --check, mypy and pytest
 
