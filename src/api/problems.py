@@ -16,7 +16,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Persiste
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import (
@@ -37,6 +37,11 @@ log = logging.getLogger("complaints.api")
 class FieldError(BaseModel):
     field: str
     message: str
+    type: str | None = Field(
+        default=None,
+        description="The problem type of the rule this field breaks; given only when a request "
+        "breaks several rules at once, each item naming its own.",
+    )
 
 
 class Problem(BaseModel):
@@ -112,7 +117,7 @@ def problem_response(
         "detail": detail,
     }
     if errors is not None:
-        body["errors"] = [error.model_dump() for error in errors]
+        body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
@@ -146,7 +151,14 @@ def _field_name(location: tuple[Any, ...], kind: str) -> str:
 
 
 def domain_problem(error: DomainError) -> JSONResponse:
-    errors = [FieldError(field=f.field, message=f.message) for f in error.fields]
+    errors = [
+        FieldError(
+            field=f.field,
+            message=f.message,
+            type=PROBLEM_BASE + f.rule if f.rule else None,
+        )
+        for f in error.fields
+    ]
     return problem_response(
         _status_for(error), error.rule, error.title, error.detail, errors=errors or None
     )

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 class FieldProblem:
     field: str
     message: str
+    # The rule broken, given only when one request breaks several (a lodging's content rules).
+    rule: str | None = None
 
 
 class DomainError(Exception):

@@ -188,13 +188,35 @@ def check_channel_detail(command: LodgeComplaint) -> None:
 
 
 def check_lodging(command: LodgeComplaint, received_at: datetime, now: datetime) -> None:
-    check_complainant_reachable(command)
-    check_subject_identified(command)
-    check_standing(command)
-    check_effects_and_behaviours(command)
-    check_on_behalf(command, received_at)
-    check_dates(command, received_at, now)
-    check_channel_detail(command)
+    """Every content rule at once, so that a caseworker mends a lodging in one go: the error
+    raised is the first rule broken, carrying the fields and sentences of every rule broken."""
+    broken: list[ComplaintContentError] = []
+    for check in (
+        lambda: check_complainant_reachable(command),
+        lambda: check_subject_identified(command),
+        lambda: check_standing(command),
+        lambda: check_effects_and_behaviours(command),
+        lambda: check_on_behalf(command, received_at),
+        lambda: check_dates(command, received_at, now),
+        lambda: check_channel_detail(command),
+    ):
+        try:
+            check()
+        except ComplaintContentError as error:
+            broken.append(error)
+    if len(broken) == 1:
+        raise broken[0]
+    if broken:
+        first = broken[0]
+        raise type(first)(
+            f"This complaint breaks {len(broken)} rules: "
+            + " ".join(error.detail for error in broken),
+            fields=tuple(
+                FieldProblem(problem.field, problem.message, rule=error.rule)
+                for error in broken
+                for problem in error.fields
+            ),
+        )
 
 
 def is_late(incident_date: date | None, received_at: datetime) -> bool:

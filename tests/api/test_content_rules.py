@@ -244,6 +244,8 @@ def test_each_content_rule_refuses_and_accepts_at_its_edge(
             problem = assert_problem(response, 422, slug)
             named = error_fields(problem)
             assert named & fields, f"errors name {named}, expected one of {fields}"
+            # one rule broken: each item is a field and its message, as it always was
+            assert all(set(error) == {"field", "message"} for error in problem["errors"])
 
     for case, changes, late in ACCEPTED:
         with subtests.test(f"accepted: {case}"):
@@ -256,3 +258,24 @@ def test_each_content_rule_refuses_and_accepts_at_its_edge(
             assert complaint["subject"]["kind"] == body["subject"]["kind"]
             received = datetime.fromisoformat(complaint["received_at"])
             assert received == datetime.fromisoformat(body.get("received_at", NOW.isoformat()))
+
+
+def test_a_lodging_breaking_three_rules_is_told_all_three_at_once(
+    client: TestClient, clock: MovableClock
+) -> None:
+    clock.now = NOW
+    # Given a lodging with no way to reach the complainant (rule 1), an unidentified officer
+    # (rule 2) and an incident dated after receipt (rule 6)
+    body = lodging(
+        complainant={"name": "Sam Jones"}, subject={"kind": "officer"}, incident_date="2026-11-25"
+    )
+    # when it is lodged
+    with nothing_recorded(client):
+        response = client.post("/complaints", json=body, headers=INTAKE)
+    # then one 422 names the first rule as its type and every rule broken in `errors`
+    problem = assert_problem(response, 422, "complainant-unreachable")
+    rules = {error["type"].rsplit("/", 1)[1] for error in problem["errors"]}
+    assert rules == {"complainant-unreachable", "subject-unidentified", "dates-invalid"}
+    assert error_fields(problem) >= CONTACT_FIELDS | {"subject.description", "incident_date"}
+    assert "3 rules" in problem["detail"]
+    assert "cannot be dated after" in problem["detail"]
