@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api.access_log import AccessLog
 from api.idempotency import IdempotencyKeys
 from api.limits import BodySizeLimit
 from api.observability import RequestObserver, configure_logging
-from api.problems import install_problem_handlers
+from api.problems import index_methods, install_problem_handlers
 from api.read_models import ReadModels
 from api.recorders import check_when_idle
 from api.references import reference_numbers_for
@@ -103,7 +104,9 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         finally:
             stores.close()
 
-    app = FastAPI(
+    # The docs pages load their scripts from this server, so /docs works with no internet.
+    app = FastAPIOffline(
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
         title="Complaints Casework",
         version="0.1.0",
         summary="Event-sourced case management for a police force's complaints team",
@@ -114,11 +117,16 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver)
-    app.include_router(commands.router)
-    app.include_router(read_model_routes.router)
-    app.include_router(complaints.router)
-    app.include_router(audit.router)
-    app.include_router(health.router)
+    routers = [
+        commands.router,
+        read_model_routes.router,
+        complaints.router,
+        audit.router,
+        health.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.methods = index_methods(routers)
     return app
 
 

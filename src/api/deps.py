@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import WithJsonSchema
 
 from api.auth import Principal, Role, authenticate, require
+from api.openapi import IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN
 from api.problems import ProblemError
 from domain.service import Complaints
 
@@ -45,26 +47,58 @@ def role(*roles: Role) -> Any:
     return Depends(check)
 
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_VERSION = re.compile(r"[0-9]+")
 
 
 def expected_version(
     if_match: Annotated[
         str | None,
-        Header(description='The version the command was decided on, as in the ETag: "3".'),
+        WithJsonSchema({"type": "string", "pattern": IF_MATCH_PATTERN}),  # a header is never null
+        Header(
+            alias="If-Match",
+            description='The version the command was decided on, as in the ETag: "3".',
+        ),
     ] = None,
 ) -> int | None:
-    if if_match is None or if_match.strip() == "*":
+    if if_match is None:
         return None
-    match = _ETAG.match(if_match)
-    if match is None:
+    if _IF_MATCH.fullmatch(if_match) is None:
         raise ProblemError(
             400,
             "invalid-if-match",
             "If-Match is not a version",
             'If-Match takes the ETag of a complaint, for example "3".',
         )
-    return int(match.group(1))
+    version = _VERSION.search(if_match)
+    return None if version is None else int(version.group())  # no version: "*", any will do
 
 
 ExpectedVersionDep = Annotated[int | None, Depends(expected_version)]
+
+
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        WithJsonSchema({"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}),
+        Header(
+            alias="Idempotency-Key",
+            description="Repeat a request with the same key to get its first answer, safely: "
+            "1 to 200 printable ASCII characters, for example a UUID.",
+        ),
+    ] = None,
+) -> str | None:
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ProblemError(
+            400,
+            "invalid-idempotency-key",
+            "Idempotency-Key is not valid",
+            "An Idempotency-Key is 1 to 200 printable ASCII characters, for example a UUID.",
+        )
+    return key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]

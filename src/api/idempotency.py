@@ -34,7 +34,6 @@ STALE_AFTER = timedelta(seconds=5)
 log = logging.getLogger("complaints.api")
 REMEMBER_FOR = timedelta(hours=48)
 FORGET_EVERY = 3600.0  # seconds between clear-outs of keys older than REMEMBER_FOR
-MAX_KEY_LENGTH = 200
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS idempotency_keys ("
@@ -86,13 +85,6 @@ class IdempotencyKeys:
 
     def claim(self, caller: str, key: str, fingerprint: str) -> Claim | Remembered:
         """Our claim on the key, or what the first request with it was answered."""
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise ProblemError(
-                400,
-                "invalid-idempotency-key",
-                "Idempotency-Key is not valid",
-                f"An Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable characters.",
-            )
         if time.monotonic() - self._forgot_at > FORGET_EVERY:
             self._forgot_at = time.monotonic()
             self.forget_old()

@@ -8,17 +8,22 @@ state (rules 7-11) → 409, the wrong investigator → 403, a lost race → 409,
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import openapi
+from api.validation_messages import in_our_words, is_json
 from domain.errors import (
     CaseStateError,
     ComplaintContentError,
@@ -96,9 +101,17 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "model": Problem,
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
         }
         for status in (401, 403, 413, 503, *statuses)
     }
+
+
+# Every 503 says when to retry; a 409 does when the same Idempotency-Key is still running.
+_HEADERS = {
+    409: openapi.OPTIONAL_RETRY_AFTER,
+    503: openapi.RETRY_AFTER | openapi.OPTIONAL_PROJECTION_POSITION,
+}
 
 
 def problem_response(
@@ -191,12 +204,13 @@ async def _problem_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    sent_json = is_json(request.headers.get("content-type"))
     errors = [
         FieldError(
             field=_field_name(tuple(item.get("loc", ())), str(item.get("type", ""))),
-            message=str(item["msg"]),
+            message=in_our_words(item, sent_json=sent_json),
         )
         for item in error.errors()
     ]
@@ -209,12 +223,33 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+def index_methods(routers: Iterable[APIRouter]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each path's pattern with the methods served there, for the Allow header of a 405."""
+    return [
+        (route.path_regex, set(route.methods or ()))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method served at this path: Starlette's 405 names only the first route matching
+    the path, though another router may serve other methods there (GET and POST /complaints)."""
+    index: list[tuple[re.Pattern[str], set[str]]] = getattr(request.app.state, "methods", [])
+    methods = {m for pattern, served in index if pattern.match(request.url.path) for m in served}
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     slug, title = _HTTP_PROBLEMS.get(error.status_code, ("http-error", str(error.detail)))
-    return problem_response(
-        error.status_code, slug, title, str(error.detail), headers=dict(error.headers or {})
-    )
+    headers = dict(error.headers or {})
+    detail = str(error.detail)
+    if error.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        detail = f"{request.method} is not served here; this path serves {headers['Allow']}."
+    return problem_response(error.status_code, slug, title, detail, headers=headers)
 
 
 async def _database_unavailable(_: Request, error: Exception) -> JSONResponse:

@@ -14,8 +14,15 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # Free text is bounded so that one request cannot grow an event without limit.
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+# Blank text is refused (it is stripped first): the schema says so with a pattern, so that a
+# client generated from it never sends spaces alone.
+_NOT_BLANK = Field(json_schema_extra={"pattern": r"\S"})
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NOT_BLANK
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), _NOT_BLANK
+]
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")
 ]
@@ -38,7 +45,9 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+# The years allowed, said in the schema too, so that a generated client or fuzzer keeps to them.
+_PLAUSIBLE_YEAR = Field(json_schema_extra={"pattern": r"^(19[0-9]{2}|[2-8][0-9]{3}|9000)-"})
+AwareDatetime = Annotated[datetime, AfterValidator(_aware), _PLAUSIBLE_YEAR]
 
 
 def _email(value: str) -> str:
@@ -48,7 +57,7 @@ def _email(value: str) -> str:
     return value
 
 
-PlausibleDate = Annotated[date, AfterValidator(_plausible)]
+PlausibleDate = Annotated[date, AfterValidator(_plausible), _PLAUSIBLE_YEAR]
 
 
 class Channel(StrEnum):
@@ -157,7 +166,10 @@ class Complainant(Value):
     name: ShortText | None = None
     email: (
         Annotated[
-            str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+            str,
+            StringConstraints(strip_whitespace=True, max_length=254),
+            AfterValidator(_email),
+            Field(json_schema_extra={"format": "email"}),
         ]
         | None
     ) = None
@@ -186,7 +198,9 @@ class Subject(Value):
 
 class LearningPoint(Value):
     # The theme is a category that analysts count, so it is kept short; the note is personal data.
-    theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    theme: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), _NOT_BLANK
+    ]
     note: LongText | None = None
 
 

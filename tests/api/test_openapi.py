@@ -8,6 +8,7 @@ does not touch the store, so it is read once, from an app that is never started.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -46,6 +47,8 @@ OPERATIONS: list[tuple[str, str, str | None, set[str], tuple[int, ...]]] = [
     ("get", "/complaints/by-reference/{}", None, set(), (401, 403, 404)),
 ]
 IDS = [f"{method} {path}" for method, path, *_ in OPERATIONS]
+_COMMANDS = ("redirect", "assign", "contacts", "resolve")
+_READ_MODELS = ("/complaints", "/caseload", "/caseload/{}", "/statistics/learning")
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +173,70 @@ def test_the_reading_parameters_and_the_problem_schema_are_documented(
         scheme["type"] == "http" and scheme["scheme"].lower() == "bearer"
         for scheme in document["components"]["securitySchemes"].values()
     )
+
+
+# (method, path, status, headers it always carries)
+ALWAYS_SENT = [
+    ("post", "/complaints", "201", {"ETag", "Location"}),
+    *(("post", f"/complaints/{{}}/{command}", "200", {"ETag"}) for command in _COMMANDS),
+    ("get", "/complaints/{}", "200", {"ETag"}),
+    ("get", "/complaints/by-reference/{}", "307", {"Location"}),
+    *(("get", path, "200", {"X-Projection-Position"}) for path in _READ_MODELS),
+    ("get", "/complaints", "503", {"Retry-After"}),
+    ("post", "/complaints", "503", {"Retry-After"}),
+    ("get", "/health/ready", "503", {"Retry-After"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "names"), ALWAYS_SENT)
+def test_every_response_header_is_declared(
+    document: dict[str, Any], method: str, path: str, status: str, names: set[str]
+) -> None:
+    headers = _operation(document, method, path)["responses"][status].get("headers", {})
+    assert names <= set(headers), f"{method.upper()} {path} {status} declares {sorted(headers)}"
+    for name in names:
+        assert headers[name]["required"] is True
+        assert headers[name]["schema"]["type"] in ("string", "integer")
+
+
+def test_headers_sent_with_the_request_have_patterns_and_the_email_a_format(
+    document: dict[str, Any],
+) -> None:
+    operation = _operation(document, "post", "/complaints/{}/assign")
+    headers = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "header"}
+    patterns = {name: re.compile(schema["pattern"]) for name, schema in headers.items()}
+    assert patterns["If-Match"].match('"3"')
+    assert not patterns["If-Match"].match("three")
+    assert patterns["Idempotency-Key"].match(str(uuid.uuid4()))
+    assert not patterns["Idempotency-Key"].match("")
+    complainant = document["components"]["schemas"]["Complainant"]["properties"]["email"]
+    assert {"type": "string", "format": "email"} in [
+        {k: v for k, v in option.items() if k in ("type", "format")}
+        for option in complainant["anyOf"]
+    ]
+
+
+def test_the_redirect_and_readiness_answers_have_schemas(document: dict[str, Any]) -> None:
+    found = _operation(document, "get", "/complaints/by-reference/{}")["responses"]["307"]
+    assert found["content"]["application/json"]["schema"]["$ref"].endswith("/FoundOut")
+    ready = _operation(document, "get", "/health/ready")["responses"]
+    assert ready["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Readiness")
+    assert "NotReady" in ready["503"]["content"]["application/problem+json"]["schema"]["$ref"]
+
+
+def test_each_command_names_what_may_follow_it(document: dict[str, Any]) -> None:
+    paths_of = {
+        operation["operationId"]: path
+        for path, item in document["paths"].items()
+        for operation in item.values()
+    }
+
+    def follows(path: str, status: str) -> set[str]:
+        links = _operation(document, "post", path)["responses"][status]["links"]
+        # every link names an operation of the document, on the same complaint
+        assert {link["operationId"] for link in links.values()} <= set(paths_of)
+        return {paths_of[link["operationId"]].rsplit("/", 1)[-1] for link in links.values()}
+
+    assert {"assign", "redirect"} <= follows("/complaints", "201")
+    assert "contacts" in follows("/complaints/{}/assign", "200")
+    assert "resolve" in follows("/complaints/{}/contacts", "200")

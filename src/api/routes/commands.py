@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Body, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from api import openapi
 from api.auth import Principal, Role
-from api.deps import ComplaintsDep, ExpectedVersionDep, role
+from api.deps import ComplaintsDep, ExpectedVersionDep, IdempotencyKeyDep, role
 from api.idempotency import (
     Claim,
     ClaimLostError,
@@ -46,16 +47,13 @@ router = APIRouter(prefix="/complaints", tags=["commands"])
 Intake = Annotated[Principal, role(Role.INTAKE)]
 Caseworker = Annotated[Principal, role(Role.CASEWORKER)]
 Supervisor = Annotated[Principal, role(Role.SUPERVISOR)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Repeat a request with the same key to get its first answer, safely.",
-    ),
-]
 Command = Callable[[Completion | None], Recorded]
 COMMAND_ERRORS = problem_responses(400, 404, 409, 412, 422)
+
+
+def _answered(links: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """A command's 200 with its headers and what may follow it, and its problem responses."""
+    return {200: {"headers": openapi.ETAG, "links": links}, **COMMAND_ERRORS}
 
 
 def _actor(principal: Principal) -> Actor:
@@ -140,15 +138,21 @@ def _run_claimed(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=CommandResultOut,
-    responses=problem_responses(400, 409, 422),
+    responses={
+        201: {
+            "headers": openapi.ETAG | openapi.LOCATION,
+            "links": openapi.AFTER_LODGING,
+        },
+        **problem_responses(400, 409, 422),
+    },
     summary="Lodge a complaint",
 )
 def lodge_complaint(
-    body: LodgeComplaint,
+    body: Annotated[LodgeComplaint, Body(openapi_examples=openapi.LODGING_EXAMPLES)],
     principal: Intake,
     complaints: ComplaintsDep,
     request: Request,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> Response:
     return _run(
         request,
@@ -163,17 +167,17 @@ def lodge_complaint(
 @router.post(
     "/{complaint_id}/redirect",
     response_model=CommandResultOut,
-    responses=COMMAND_ERRORS,
+    responses=_answered(openapi.AFTER_THE_END),
     summary="Redirect a complaint that is not the force's to handle",
 )
 def redirect_complaint(
     complaint_id: UUID,
-    body: RedirectComplaint,
+    body: Annotated[RedirectComplaint, Body(openapi_examples=openapi.REDIRECT_EXAMPLES)],
     principal: Caseworker,
     complaints: ComplaintsDep,
     version: ExpectedVersionDep,
     request: Request,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> Response:
     def command(done: Completion | None) -> Recorded:
         return complaints.redirect(
@@ -190,17 +194,17 @@ def redirect_complaint(
 @router.post(
     "/{complaint_id}/assign",
     response_model=CommandResultOut,
-    responses=COMMAND_ERRORS,
+    responses=_answered(openapi.AFTER_ASSIGNMENT),
     summary="Assign or reassign an investigating officer",
 )
 def assign_investigator(
     complaint_id: UUID,
-    body: AssignInvestigator,
+    body: Annotated[AssignInvestigator, Body(openapi_examples=openapi.ASSIGNMENT_EXAMPLES)],
     principal: Supervisor,
     complaints: ComplaintsDep,
     version: ExpectedVersionDep,
     request: Request,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> Response:
     def command(done: Completion | None) -> Recorded:
         return complaints.assign(
@@ -217,17 +221,17 @@ def assign_investigator(
 @router.post(
     "/{complaint_id}/contacts",
     response_model=CommandResultOut,
-    responses=COMMAND_ERRORS,
+    responses=_answered(openapi.AFTER_CONTACT),
     summary="Record contact with the complainant",
 )
 def record_contact(
     complaint_id: UUID,
-    body: RecordContact,
+    body: Annotated[RecordContact, Body(openapi_examples=openapi.CONTACT_EXAMPLES)],
     principal: Caseworker,
     complaints: ComplaintsDep,
     version: ExpectedVersionDep,
     request: Request,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> Response:
     def command(done: Completion | None) -> Recorded:
         return complaints.record_contact(
@@ -245,17 +249,17 @@ def record_contact(
 @router.post(
     "/{complaint_id}/resolve",
     response_model=CommandResultOut,
-    responses=COMMAND_ERRORS,
+    responses=_answered(openapi.AFTER_THE_END),
     summary="Resolve a complaint with the complainant",
 )
 def resolve_complaint(
     complaint_id: UUID,
-    body: ResolveComplaint,
+    body: Annotated[ResolveComplaint, Body(openapi_examples=openapi.RESOLUTION_EXAMPLES)],
     principal: Caseworker,
     complaints: ComplaintsDep,
     version: ExpectedVersionDep,
     request: Request,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> Response:
     def command(done: Completion | None) -> Recorded:
         return complaints.resolve(

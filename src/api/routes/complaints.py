@@ -7,11 +7,12 @@ from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import RedirectResponse
-from pydantic import AwareDatetime
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from api.auth import Principal, Role
 from api.deps import ComplaintsDep, role
+from api.openapi import ETAG, LOCATION
 from api.problems import FieldError, ProblemError, problem_responses
 from api.routes.audit import record_access
 from api.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
@@ -21,25 +22,35 @@ router = APIRouter(prefix="/complaints", tags=["complaints"])
 Reader = Annotated[Principal, role(Role.CASEWORKER, Role.AUDITOR)]
 
 
+class FoundOut(BaseModel):
+    """The body of a by-reference redirect, for a client that does not follow redirects."""
+
+    model_config = ConfigDict(extra="forbid")
+    complaint_id: UUID
+    href: str
+
+
 @router.get(
     "/by-reference/{reference:path}",
     status_code=307,
-    response_class=RedirectResponse,
+    response_model=FoundOut,
     responses={
-        307: {"description": "The complaint's own address, in Location"},
+        307: {"description": "The complaint's own address, in Location", "headers": LOCATION},
         **problem_responses(404, 422),
     },
     summary="Find a complaint by its reference (PC/1234/26, raw or percent-encoded)",
 )
-def find_by_reference(reference: str, _: Reader, complaints: ComplaintsDep) -> RedirectResponse:
+def find_by_reference(reference: str, _: Reader, complaints: ComplaintsDep) -> JSONResponse:
     complaint_id = complaints.find_by_reference(reference)
-    return RedirectResponse(f"/complaints/{quote(str(complaint_id))}", status_code=307)
+    href = f"/complaints/{quote(str(complaint_id))}"
+    found = FoundOut(complaint_id=complaint_id, href=href)
+    return JSONResponse(found.model_dump(mode="json"), status_code=307, headers={"Location": href})
 
 
 @router.get(
     "/{complaint_id}",
     response_model=ComplaintOut,
-    responses=problem_responses(404, 422),
+    responses={200: {"headers": ETAG}, **problem_responses(404, 422)},
     summary="One complaint as it stands, or (auditors) as it stood",
 )
 def get_complaint(

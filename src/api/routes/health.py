@@ -2,17 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ConfigDict
 
+from api import openapi
 from api.observability import ReadModelCollector, render_metrics
 from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from domain.service import Complaints
 
 router = APIRouter(tags=["operations"])
+
+
+class EventStoreStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["up", "down"]
+    head_position: int | None = None
+    error: str | None = None
+
+
+class Dependencies(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event_store: EventStoreStatus
+
+
+class ReadModelStatus(BaseModel):
+    """`failing` while a projection is stuck on an event, with where, why and since when."""
+
+    model_config = ConfigDict(extra="forbid")
+    position: int
+    lag: int
+    status: Literal["ok", "failing"]
+    stuck_at_position: int | None = None
+    error: str | None = None
+    since: str | None = None
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["ready", "degraded"]
+    dependencies: Dependencies
+    read_models: dict[str, ReadModelStatus] = {}
+
+
+class NotReady(BaseModel):
+    """Problem details, with the same dependencies as a ready answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    title: str
+    status: Literal[503]
+    detail: str
+    dependencies: Dependencies
+    read_models: dict[str, ReadModelStatus] = {}
 
 
 @router.get("/health/live", summary="200 while the process runs")
@@ -23,7 +68,15 @@ async def live() -> dict[str, str]:
 @router.get(
     "/health/ready",
     summary="200 when the event store answers; 503 otherwise",
-    responses={503: {"description": "A dependency is down"}},
+    response_model=Readiness,
+    responses={
+        503: {
+            "description": "A dependency is down",
+            "headers": openapi.RETRY_AFTER,
+            "model": NotReady,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/NotReady"}}},
+        }
+    },
 )
 def ready(request: Request) -> JSONResponse:
     complaints: Complaints = request.app.state.complaints

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BeforeValidator
 
+from api import openapi
 from api.auth import Principal, Role
 from api.csv_export import learning_csv, timeliness_csv, wants_csv
 from api.deps import role
@@ -63,8 +64,12 @@ StatisticsReader = Annotated[Principal, role(Role.ANALYST, Role.SUPERVISOR, Role
 Supervisor = Annotated[Principal, role(Role.SUPERVISOR)]
 Caseworker = Annotated[Principal, role(Role.CASEWORKER)]
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "headers": openapi.PROJECTION_POSITION,
+    }
 }
+POSITIONED: dict[int | str, dict[str, Any]] = {200: {"headers": openapi.PROJECTION_POSITION}}
 
 
 def _read_models(request: Request) -> ReadModels:
@@ -88,7 +93,7 @@ def _caught_up(
 @router.get(
     "/complaints",
     response_model=CaseListPage,
-    responses=problem_responses(400, 422),
+    responses={**POSITIONED, **problem_responses(400, 422)},
     summary="The case list, newest first; anonymised for analysts",
 )
 def list_complaints(
@@ -145,7 +150,7 @@ def _case_item(row: dict[str, Any], models: ReadModels, anonymised: bool) -> Cas
 @router.get(
     "/caseload",
     response_model=Caseload,
-    responses=problem_responses(422),
+    responses={**POSITIONED, **problem_responses(422)},
     summary="Every investigator's open cases, with what is awaiting contact or overdue today",
 )
 def get_caseload(
@@ -168,7 +173,7 @@ def get_caseload(
 @router.get(
     "/caseload/{investigator_id}",
     response_model=InvestigatorCases,
-    responses=problem_responses(422),
+    responses={**POSITIONED, **problem_responses(422)},
     summary="One investigator's open cases with their ages and due dates",
 )
 def get_investigator_caseload(

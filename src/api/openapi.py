@@ -1,0 +1,151 @@
+"""What the OpenAPI document says beyond the models: response headers, request examples, links.
+
+Tools nobody here wrote read `/openapi.json` (a generated client, a contract fuzzer): it must
+describe every header a response carries, show a body that the domain accepts, and say which
+operation follows which, so that a tool can lodge a complaint and carry it to its resolution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.openapi.models import Example
+
+ETAG_PATTERN = r'^"[0-9]{1,18}"$'
+# Printable ASCII, spaces only inside: what a retry can send back byte for byte.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]{0,198}[\x21-\x7e])?$"
+# Optional spaces or tabs around (HTTP's own white space), then "*", or a version, quoted or not.
+IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"?[0-9]{1,18}"?)[ \t]*$'
+
+ETAG: dict[str, Any] = {
+    "ETag": {
+        "description": 'The complaint\'s version, quoted: send it back in If-Match ("3").',
+        "required": True,
+        "schema": {"type": "string", "pattern": ETAG_PATTERN},
+    }
+}
+LOCATION: dict[str, Any] = {
+    "Location": {
+        "description": "The complaint's own address.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^/complaints/[0-9a-f-]{36}$"},
+    }
+}
+PROJECTION_POSITION: dict[str, Any] = {
+    "X-Projection-Position": {
+        "description": "The event-log position the read model had processed when it answered.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+RETRY_AFTER: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+OPTIONAL_RETRY_AFTER: dict[str, Any] = {
+    "Retry-After": {**RETRY_AFTER["Retry-After"], "required": False}
+}
+# A read model that has not reached `min_position` says where it is.
+OPTIONAL_PROJECTION_POSITION: dict[str, Any] = {
+    "X-Projection-Position": {**PROJECTION_POSITION["X-Projection-Position"], "required": False}
+}
+
+
+def _link(operation_id: str, description: str, *, command: bool = True) -> dict[str, Any]:
+    """A link to the operation FastAPI names `operation_id` (function, path and method), on
+    the same complaint, and for a command at the version just answered (If-Match: the ETag)."""
+    parameters = {"complaint_id": "$response.body#/complaint_id"}
+    if command:
+        parameters["header.If-Match"] = "$response.header.ETag"
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+READ = _link(
+    "get_complaint_complaints__complaint_id__get", "Read it as it now stands", command=False
+)
+HISTORY = _link(
+    "get_history_complaints__complaint_id__history_get", "Its events, oldest first", command=False
+)
+REDIRECT = _link("redirect_complaint_complaints__complaint_id__redirect_post", "Redirect it")
+ASSIGN = _link("assign_investigator_complaints__complaint_id__assign_post", "Assign it")
+CONTACT = _link("record_contact_complaints__complaint_id__contacts_post", "Record contact")
+RESOLVE = _link("resolve_complaint_complaints__complaint_id__resolve_post", "Resolve it")
+
+# What may follow each command's success, in the order of the lifecycle.
+AFTER_LODGING = {"Read": READ, "History": HISTORY, "Redirect": REDIRECT, "Assign": ASSIGN}
+AFTER_ASSIGNMENT = {"Read": READ, "Reassign": ASSIGN, "RecordContact": CONTACT}
+AFTER_CONTACT = {"Read": READ, "RecordContact": CONTACT, "Resolve": RESOLVE}
+AFTER_THE_END = {"Read": READ, "History": HISTORY}
+
+
+# ---- Request examples: bodies the domain accepts, whatever the day ------------------------------
+
+LODGING_EXAMPLES = {
+    "officer": Example(
+        summary="About an officer's conduct, lodged online",
+        value={
+            "channel": "online",
+            "complainant": {
+                "name": "Sam Jones",
+                "email": "sam.jones@example.org",
+                "phone": "07700 900123",
+            },
+            "standing": "experienced",
+            "subject": {"kind": "officer", "name": "PC Smith", "shoulder_number": "1234AB"},
+            "behaviours": ["rude_or_aggressive"],
+            "incident_date": "2026-11-01",
+            "location": "Oxford Street",
+            "description": "The officer shouted at me while I asked for directions.",
+        },
+    ),
+    "station": Example(
+        summary="About a police station, by letter, from someone adversely affected",
+        value={
+            "channel": "letter",
+            "complainant": {"name": "Alex Brown", "address": "1 High Street, London"},
+            "standing": "adversely_affected",
+            "subject": {"kind": "police_station", "station": "Charing Cross"},
+            "behaviours": ["causing_inconvenience"],
+            "description": "The front counter was closed during its advertised hours.",
+        },
+    ),
+}
+REDIRECT_EXAMPLES = {
+    "iopc": Example(
+        summary="To the IOPC",
+        value={"destination": "iopc", "reason": "The allegation is one the IOPC must see."},
+    ),
+    "other_force": Example(
+        summary="To another force",
+        value={
+            "destination": "other_force",
+            "force_name": "Kent Police",
+            "reason": "The officer serves with Kent Police.",
+        },
+    ),
+}
+ASSIGNMENT_EXAMPLES = {
+    "first": Example(
+        summary="Assign an investigating officer",
+        value={"investigator_id": "inv-2041", "investigator_name": "DS Ada Lovelace"},
+    ),
+}
+CONTACT_EXAMPLES = {
+    "phone": Example(
+        summary="A phone call with the complainant",
+        value={"method": "phone", "summary": "Talked through what happened and what they want."},
+    ),
+}
+RESOLUTION_EXAMPLES = {
+    "apology": Example(
+        summary="Resolved with an apology, and a lesson for the force",
+        value={
+            "outcome": "apology_given",
+            "summary": "Apologised for the officer's manner; the complainant accepted.",
+            "learning": [{"theme": "communication", "note": "Stay calm with the public."}],
+        },
+    ),
+}
