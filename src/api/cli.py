@@ -35,8 +35,8 @@ def load_settings() -> Settings:
 
 
 def this_command() -> str:
-    """How to run `complaints` again from a new shell in the same folder: the path it was started
-    by (`.venv/bin/complaints` under `make run`), since the virtualenv is not on a new shell's PATH."""
+    """How to run `complaints` again from a new shell in the same folder: the path it was
+    started by (`.venv/bin/complaints` under `make run`), as a new shell has no virtualenv."""
     invoked = sys.argv[0]
     if os.sep not in invoked:
         invoked = shutil.which(invoked) or invoked

@@ -6,6 +6,7 @@ is tightened later cannot make an old history unreadable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -191,7 +192,7 @@ def check_lodging(command: LodgeComplaint, received_at: datetime, now: datetime)
     """Every content rule at once, so that a caseworker mends a lodging in one go: the error
     raised is the first rule broken, carrying the fields and sentences of every rule broken."""
     broken: list[ComplaintContentError] = []
-    for check in (
+    checks: list[Callable[[], None]] = [
         lambda: check_complainant_reachable(command),
         lambda: check_subject_identified(command),
         lambda: check_standing(command),
@@ -199,7 +200,8 @@ def check_lodging(command: LodgeComplaint, received_at: datetime, now: datetime)
         lambda: check_on_behalf(command, received_at),
         lambda: check_dates(command, received_at, now),
         lambda: check_channel_detail(command),
-    ):
+    ]
+    for check in checks:
         try:
             check()
         except ComplaintContentError as error:
