@@ -242,6 +242,12 @@ def test_date_parameters_refuse_what_is_not_a_date(
             id="learning-from-after-to",
         ),
         pytest.param(
+            "/complaints",
+            {"lodged_from": "2026-02-01", "lodged_to": "2026-01-01"},
+            {"lodged_from", "lodged_to"},
+            id="case-list-from-after-to",
+        ),
+        pytest.param(
             "/statistics/timeliness",
             {"from": "2026-02-01", "to": "2026-01-01"},
             {"from", "to"},

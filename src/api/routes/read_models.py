@@ -116,6 +116,7 @@ def list_complaints(
         raise ProblemError(
             403, "forbidden", "Not allowed for your role", "Analysts cannot select by investigator."
         )
+    _check_range(lodged_from, lodged_to, ("lodged_from", "lodged_to"))
     models = _caught_up(request, response, "case_list", min_position, wait_ms)
     filters = CaseFilter(status, investigator_id, subject_kind, channel, lodged_from, lodged_to)
     try:
@@ -199,16 +200,19 @@ def get_investigator_caseload(
     return answer
 
 
-def _check_range(lodged_from: date | None, lodged_to: date | None) -> None:
+def _check_range(
+    lodged_from: date | None, lodged_to: date | None, names: tuple[str, str] = ("from", "to")
+) -> None:
+    first, last = names
     if lodged_from is not None and lodged_to is not None and lodged_from > lodged_to:
         raise ProblemError(
             422,
             "validation-error",
             "The request is not valid",
-            "`from` is after `to`.",
+            f"`{first}` is after `{last}`.",
             errors=[
-                FieldError(field="from", message="is after `to`"),
-                FieldError(field="to", message="is before `from`"),
+                FieldError(field=first, message=f"is after `{last}`"),
+                FieldError(field=last, message=f"is before `{first}`"),
             ],
         )
 
