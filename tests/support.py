@@ -201,7 +201,7 @@ ROLE_HEADERS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One endpoint of API.md with a request that succeeds on an `in_contact` complaint of
+    """One endpoint of docs/API.md with a request that succeeds on an `in_contact` complaint of
     `complaint_in` for the roles in `allowed` (the caseworker is the assigned investigator)."""
 
     name: str

@@ -1,4 +1,4 @@
-"""The `complaints` command as operators run it (API.md "Running it"), as real subprocesses.
+"""The `complaints` command as operators run it (docs/API.md "Settings"), as real subprocesses.
 
 `seed` lodges a realistic mix through the application, with a progress bar, the same for the
 same seed; `verify` finds an untouched log of a few thousand events valid, like GET /integrity;

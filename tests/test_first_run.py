@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.cli import this_command
 from tests.ops_support import START_TIMEOUT, Server
 
 TOKEN_LINE = re.compile(r"^\s*(COMPLAINTS_JWT_SECRET=\S+ .* token .*)$", re.MULTILINE)
@@ -91,3 +93,29 @@ def test_the_printed_token_command_runs_as_it_is_in_a_new_shell(
         f"{server.url}/complaints", headers={"Authorization": f"Bearer {token}"}, timeout=10
     )
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("argv0", "printed"),
+    [
+        (".venv/bin/complaints", ".venv/bin/complaints"),  # as `make run` starts it
+        ("/opt/app/.venv/bin/complaints", "/opt/app/.venv/bin/complaints"),
+        ("my dir/.venv/bin/complaints", "'my dir/.venv/bin/complaints'"),
+    ],
+)
+def test_the_token_command_names_the_executable_as_it_was_started(
+    monkeypatch: pytest.MonkeyPatch, argv0: str, printed: str
+) -> None:
+    monkeypatch.setattr(sys, "argv", [argv0, "serve"])
+    assert this_command() == printed
+
+
+def test_a_bare_command_name_is_resolved_to_its_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    executable = tmp_path / "complaints"
+    executable.write_text("#!/bin/sh\n")
+    executable.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["complaints", "serve"])
+    assert this_command() == str(executable)

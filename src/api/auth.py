@@ -29,7 +29,7 @@ class Role(StrEnum):
     ANALYST = "analyst"
 
 
-# What each role may act as, beyond itself (API.md: "everything intake may, plus ...").
+# What each role may act as, beyond itself (docs/API.md: "everything intake may, plus ...").
 _IMPLIED = {
     Role.CASEWORKER: {Role.INTAKE},
     Role.SUPERVISOR: {Role.CASEWORKER, Role.INTAKE},

@@ -56,7 +56,6 @@ def expected_version(
         str | None,
         WithJsonSchema({"type": "string", "pattern": IF_MATCH_PATTERN}),  # a header is never null
         Header(
-            alias="If-Match",
             description='The version the command was decided on, as in the ETag: "3".',
         ),
     ] = None,

@@ -59,7 +59,7 @@ def _link(operation_id: str, description: str, *, command: bool = True) -> dict[
     the same complaint, and for a command at the version just answered (If-Match: the ETag)."""
     parameters = {"complaint_id": "$response.body#/complaint_id"}
     if command:
-        parameters["header.If-Match"] = "$response.header.ETag"
+        parameters["header.if-match"] = "$response.header.ETag"
     return {"operationId": operation_id, "description": description, "parameters": parameters}
 
 

@@ -218,7 +218,10 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         422,
         "validation-error",
         "The request is not valid",
-        "; ".join(f"{e.field}: {e.message}" for e in errors[:5]) or "Invalid request.",
+        "; ".join(
+            e.message if e.message[:1].isupper() else f"{e.field}: {e.message}" for e in errors[:5]
+        )
+        or "Invalid request.",
         errors=errors,
     )
 
@@ -247,7 +250,8 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     headers = dict(error.headers or {})
     detail = str(error.detail)
     if error.status_code == 405:
-        headers["Allow"] = _allowed_methods(request)
+        # Starlette's own Allow stands for the routes outside our routers (the docs pages).
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
         detail = f"{request.method} is not served here; this path serves {headers['Allow']}."
     return problem_response(error.status_code, slug, title, detail, headers=headers)
 

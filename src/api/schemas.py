@@ -1,4 +1,4 @@
-"""Response bodies of the HTTP API: the `Complaint` of API.md and its history."""
+"""Response bodies of the HTTP API: the `Complaint` of docs/API.md and its history."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Every complaint is lodged and progressed through the `Complaint` aggregate's commands, so every
 rule applies; each step is taken "at" its simulated time. Whole histories are then saved in
-batches, one transaction per batch. The mix follows DOMAIN.md's "Real-world scale": about 50
+batches, one transaction per batch. The mix follows a real force's caseload: about 50
 complaints a working day, mostly about officers, first contact in about five working days,
 resolution in about eleven, a few late incidents, redirects and reassignments; the most recent
 complaints are still open. The same seed and end date give the same complaints.

@@ -1,4 +1,4 @@
-"""Settings from the environment (and `.env`), as API.md's "Running it" lists them.
+"""Settings from the environment (and `.env`), as docs/API.md "Settings" lists them.
 
 Nothing else in the product reads `os.environ`: this module turns the settings into the
 `eventsourcing` library's environment and everything else takes a `Settings` object.

@@ -47,6 +47,15 @@ def _one_of(item: Item) -> str:
     return f"must be one of: {expected}" if expected else "is not one of the allowed values"
 
 
+# The patterns of our own types, said in words (domain.values: Identifier).
+_PATTERNS = {r"^\S+$": "must be one word, without spaces"}
+
+
+def _pattern(item: Item) -> str:
+    pattern = str(_context(item).get("pattern", ""))
+    return _PATTERNS.get(pattern, f"does not have the expected form ({pattern})")
+
+
 def _own_sentence(item: Item) -> str:
     """A rule of ours raised inside a model: its own sentence, without pydantic's prefix."""
     cause = _context(item).get("error")
@@ -63,9 +72,7 @@ _MESSAGES: dict[str, Callable[[Item], str]] = {
     "string_type": lambda _: "must be text",
     "string_too_short": _too_short,
     "string_too_long": lambda i: f"must be at most {_characters(_context(i).get('max_length'))}",
-    "string_pattern_mismatch": lambda i: (
-        f"does not have the expected form ({_context(i).get('pattern')})"
-    ),
+    "string_pattern_mismatch": _pattern,
     "int_type": lambda _: "must be a whole number",
     "int_parsing": lambda _: "must be a whole number",
     "int_from_float": lambda _: "must be a whole number",

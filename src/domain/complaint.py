@@ -1,4 +1,4 @@
-"""The Complaint aggregate: one per complaint, five events, every rule of DOMAIN.md part A.
+"""The Complaint aggregate: one per complaint, five events, every rule of docs/DOMAIN.md.
 
 Each public method is a command: it checks the rules (`rules.py`), then triggers one event. The
 events' `apply` methods only assign, because they also run on replay. Events carry JSON-native

@@ -1,4 +1,4 @@
-"""Named domain errors: one class per rule of DOMAIN.md, under one base class.
+"""Named domain errors: one class per rule of docs/DOMAIN.md, under one base class.
 
 Each error carries a stable `rule` slug (the API puts it at the end of the problem `type`), a
 sentence a person can act on, and, for errors about a complaint's content, the fields at fault.

@@ -1,4 +1,4 @@
-"""The rules of DOMAIN.md as pure functions: each returns nothing or raises a named error.
+"""The rules of docs/DOMAIN.md as pure functions: each returns nothing or raises a named error.
 
 The aggregate calls these before it triggers an event; they never run on replay, so a rule that
 is tightened later cannot make an old history unreadable.

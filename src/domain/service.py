@@ -268,7 +268,7 @@ def _history_entry(event: Complaint.Event) -> HistoryEntry:
 
 
 def event_type_name(event_class: type) -> str:
-    """`ComplaintLodged` for the topic `complaints:ComplaintLodged`: the DOMAIN.md name."""
+    """`ComplaintLodged` for the topic `complaints:ComplaintLodged`: the docs/DOMAIN.md name."""
     return get_topic(event_class).rpartition(":")[2]
 
 

@@ -1,7 +1,8 @@
 """Value objects and commands of the complaints domain.
 
-These pydantic models check shape (types, enumerations, lengths); the business rules of DOMAIN.md
-live in `rules.py`, so that each refusal is a named domain error rather than a schema failure.
+These pydantic models check shape (types, enumerations, lengths); the business rules of
+docs/DOMAIN.md live in `rules.py`, so that each refusal is a named domain error rather than a
+schema failure.
 """
 
 from __future__ import annotations

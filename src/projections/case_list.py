@@ -1,8 +1,8 @@
 """The case list: one row per complaint, what `GET /complaints` filters, orders and shows.
 
-It copies no personal data of the complainant or the subject (DOMAIN.md: read models copy only
-what their readers must see); investigators' identities are stored for caseworkers and left out
-of what analysts get.
+It copies no personal data of the complainant or the subject (docs/DOMAIN.md "Personal data":
+read models copy only what their readers must see); investigators' identities are stored for
+caseworkers and left out of what analysts get.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The access log (API.md "Integrity and access"): who read whose personal data, and when.
+"""The access log (docs/API.md "Audit"): who read whose personal data, and when.
 
 Every successful personal-data read leaves exactly one entry naming the actor (id, name, roles),
 an action, the path as requested and the time; reads of the access log are recorded too; reads

@@ -1,4 +1,4 @@
-"""Concurrency (API.md "Concurrency and retries"): If-Match, and racing commands on PostgreSQL.
+"""Concurrency (docs/API.md "Concurrency and retries"): If-Match, and racing commands on PostgreSQL.
 
 If-Match with the current version succeeds, a stale one is 412 and changes nothing, a malformed
 one is 400. Commands racing on one complaint never lose an update: each winner's event is in the

@@ -1,4 +1,4 @@
-"""DOMAIN.md rules 1-6 (and the channel detail of API.md) over HTTP, on both stores.
+"""docs/DOMAIN.md rules 1-6 (and the channel detail of docs/API.md) over HTTP, on both stores.
 
 A complaint that breaks a rule about its content is 422 problem details whose `type` names the
 rule and whose `errors` name the fields, and nothing is recorded. Complaints at the edge of each

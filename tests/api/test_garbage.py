@@ -1,4 +1,5 @@
-"""Malformed requests (API.md "Errors"): always 4xx problem details, never 5xx, nothing recorded.
+"""Malformed requests (docs/API.md "Problem details"): always 4xx problem details, never 5xx,
+nothing recorded.
 
 Every command endpoint gets the same generic garbage and its own wrong types, unknown enum
 values, unknown fields, over-long strings, oversized lists and naive datetimes; then the valid

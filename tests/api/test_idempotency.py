@@ -1,4 +1,4 @@
-"""Idempotency-Key (API.md "Concurrency and retries") on every command, on both stores.
+"""Idempotency-Key (docs/API.md "Concurrency and retries") on every command, on both stores.
 
 A retry with the same key and body returns the first answer byte for byte and records nothing;
 the same key with another body (or on another complaint) is 422; keys belong to one caller; a

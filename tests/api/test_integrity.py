@@ -1,4 +1,4 @@
-"""Tamper evidence (API.md "Integrity and access"), on SQLite and PostgreSQL.
+"""Tamper evidence (docs/API.md "Audit"), on SQLite and PostgreSQL.
 
 Stored rows are edited directly in the database: a payload byte changed, an event deleted from
 the middle of a complaint or at its end, two versions swapped, an event re-signed on a wrong

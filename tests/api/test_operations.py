@@ -1,4 +1,4 @@
-"""Operations (API.md "Operations"): health, Prometheus metrics and structured request logs.
+"""Operations (docs/API.md "Operations"): health, Prometheus metrics and structured request logs.
 
 /health/* and /metrics need no token and hold no personal data. After some traffic, /metrics
 counts requests by route template and status, commands by command and result, events written by

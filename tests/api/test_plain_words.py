@@ -89,6 +89,8 @@ def test_a_body_that_is_not_an_object_or_not_json_is_told_so(client: TestClient)
         ("DELETE", "/complaints", "GET, POST"),
         ("POST", "/caseload", "GET"),
         ("GET", "/complaints/00000000-0000-0000-0000-000000000000/assign", "POST"),
+        ("POST", "/docs", "GET"),
+        ("POST", "/openapi.json", "GET, HEAD"),
     ],
 )
 def test_a_405_allows_every_method_the_path_serves(
@@ -152,3 +154,20 @@ def test_the_documents_examples_carry_a_complaint_from_lodging_to_resolution(
         url = f"/complaints/{complaint_id}/redirect"
         redirected = client.post(url, json=redirect_example, headers=SUPERVISOR)
         assert redirected.status_code == 200, redirected.text
+
+
+def test_an_identifier_with_a_space_is_told_so_in_words(client: TestClient) -> None:
+    complaint_id = client.post("/complaints", json=lodging(), headers=INTAKE).json()["complaint_id"]
+    body = {"investigator_id": "inv 2041", "investigator_name": "DS Ada Lovelace"}
+    response = client.post(f"/complaints/{complaint_id}/assign", json=body, headers=SUPERVISOR)
+    problem = assert_problem(response, 422, "validation-error")
+    assert problem["errors"] == [
+        {"field": "investigator_id", "message": "must be one word, without spaces"}
+    ]
+    assert problem["detail"] == "investigator_id: must be one word, without spaces"
+
+
+def test_a_body_level_message_is_not_prefixed_with_its_field(client: TestClient) -> None:
+    response = client.post("/complaints", content=json.dumps(lodging()), headers=INTAKE)
+    detail = assert_problem(response, 422)["detail"]
+    assert detail.startswith("The body must be JSON"), detail

@@ -1,5 +1,5 @@
 """Analysts never receive personal data, and read-model tables hold none of the complainant's or
-the subject's (DOMAIN.md, "Personal data").
+the subject's (docs/DOMAIN.md, "Personal data").
 
 Every personal field of a few complaints carries a unique marker; then every response an analyst
 can get, and every row of every read-model table, is searched for every marker.

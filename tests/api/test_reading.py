@@ -1,4 +1,4 @@
-"""Reading one complaint (API.md "Reading one complaint"), and references, on both stores.
+"""Reading one complaint (docs/API.md "Reading one complaint"), and references, on both stores.
 
 The complaint is replayed from the event store: as it stands, as it stood after its N-th event,
 or as it stood at a recorded instant; its history lists every event; its reference finds it.

@@ -1,4 +1,4 @@
-"""Roles (API.md "Authentication and roles"): who may call each endpoint, on both stores.
+"""Roles (docs/ROLES.md): who may call each endpoint, on both stores.
 
 Roles nest (supervisor ⊃ caseworker ⊃ intake); auditors only read, and only auditors see a
 complaint as it stood; analysts never read a complaint. Refusals are 403 problem details and
@@ -33,7 +33,7 @@ from tests.support import (
 
 
 def test_the_table_matches_api_md() -> None:
-    """The expectations below are API.md's table, with the nesting of roles spelt out."""
+    """The expectations below are docs/API.md's table, with the nesting of roles spelt out."""
     allowed = {endpoint.name: set(endpoint.allowed) for endpoint in ENDPOINTS}
     assert allowed == {
         "lodge": {"intake", "caseworker", "supervisor"},

@@ -1,4 +1,4 @@
-"""DOMAIN.md rules 7-11 over HTTP, on both stores, and the redirect flows of rule 7.
+"""docs/DOMAIN.md rules 7-11 over HTTP, on both stores, and the redirect flows of rule 7.
 
 A command the case's state does not allow is 409 problem details whose `type` names the rule,
 with a `detail` a person can act on, and nothing is recorded. Commands are sent by a supervisor,

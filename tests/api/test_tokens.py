@@ -1,4 +1,4 @@
-"""Bearer tokens (API.md "Authentication and roles"): missing or invalid → 401, no role → 403.
+"""Bearer tokens (docs/ROLES.md): missing or invalid → 401, no role → 403.
 
 Tokens are forged with PyJWT. Every case is sent to every endpoint, against a real complaint so
 that a refusal cannot hide behind a 404, and must record nothing.

@@ -1,4 +1,4 @@
-"""PostgreSQL restarted under load (API.md "Concurrency and retries", "Operations").
+"""PostgreSQL restarted under load (docs/API.md "Concurrency and retries", "Operations").
 
 A private cluster serves `complaints serve --workers 2` and `complaints project`. Eight clients
 lodge complaints and then assign them and record contact, each command with its own

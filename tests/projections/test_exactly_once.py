@@ -156,7 +156,7 @@ def test_events_written_while_the_runner_follows_are_each_applied_once(url: str)
     assert tally(url) == logged(url)
 
 
-# API.md: "a second process pointed at the same database ... is safe", also when both start on
+# docs/API.md: "a second process pointed at the same database ... is safe", also when both start on
 # an empty one (PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin).
 @pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_processes_setting_up_an_empty_database_at_once_all_succeed(

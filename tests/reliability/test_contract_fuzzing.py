@@ -1,4 +1,4 @@
-"""Contract fuzzing (API.md "Errors", and the OpenAPI document as the contract).
+"""Contract fuzzing (docs/API.md "Problem details", and the OpenAPI document as the contract).
 
 Schemathesis generates requests for every operation of `/openapi.json`, valid and invalid, and
 sends them with a bearer token of each role to one app started once for the module (SQLite,
@@ -51,7 +51,7 @@ UNAUTHENTICATED = {"/health/live", "/health/ready", "/metrics"}
 def no_server_error(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
 ) -> bool | None:
-    """No 5xx, except API.md's documented 503 for a read model behind `min_position`."""
+    """No 5xx, except docs/API.md's documented 503 for a read model behind `min_position`."""
     if response.status_code < 500:
         return None
     body = response.json() if response.headers.get("content-type") == [PROBLEM] else {}
@@ -66,7 +66,7 @@ def no_server_error(
 def problem_details(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
 ) -> bool | None:
-    """Every 4xx and 5xx is RFC 9457 problem details with the four members of API.md."""
+    """Every 4xx and 5xx is RFC 9457 problem details with the four members of docs/API.md."""
     if response.status_code < 400:
         return None
     content_type = (response.headers.get("content-type") or [""])[0].split(";")[0]

@@ -1,4 +1,4 @@
-"""Personal data appears in no log line and in nothing an analyst can get (DOMAIN.md
+"""Personal data appears in no log line and in nothing an analyst can get (docs/DOMAIN.md
 "Personal data"; observability.py: "Nothing personal is logged").
 
 Every personal field carries a unique marker. The complaint is lodged, assigned, contacted and

@@ -48,7 +48,7 @@ router = APIRouter(tags=["read models"])
 
 
 def _iso_date(value: object) -> object:
-    # Dates are YYYY-MM-DD (API.md); pydantic alone would also read "0" as 1970-01-01.
+    # Dates are YYYY-MM-DD (docs/API.md); pydantic alone would also read "0" as 1970-01-01.
     if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise ValueError("must be a date, YYYY-MM-DD")
     return value

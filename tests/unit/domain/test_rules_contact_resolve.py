@@ -1,4 +1,4 @@
-"""DOMAIN.md rules 9 to 11 (contact, resolution, closed complaints) and the status machine.
+"""docs/DOMAIN.md rules 9 to 11 (contact, resolution, closed complaints) and the status machine.
 
 Each refusal is checked for its exact error class and rule slug, and for leaving the complaint
 exactly as it was (no pending event, same version, same state).

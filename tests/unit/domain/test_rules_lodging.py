@@ -1,4 +1,4 @@
-"""DOMAIN.md rules 1 to 6 (what a complaint must contain), on the `Complaint` aggregate.
+"""docs/DOMAIN.md rules 1 to 6 (what a complaint must contain), on the `Complaint` aggregate.
 
 Each refusal is checked for its exact error class, its rule slug and the fields it names, and for
 having been raised before any complaint was created; each rule's accepted side is checked too.

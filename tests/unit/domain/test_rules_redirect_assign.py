@@ -1,4 +1,4 @@
-"""DOMAIN.md rules 7 and 8 (redirecting and assigning), on the `Complaint` aggregate.
+"""docs/DOMAIN.md rules 7 and 8 (redirecting and assigning), on the `Complaint` aggregate.
 
 Each refusal is checked for its exact error class and rule slug, and for leaving the complaint
 exactly as it was (no pending event, same version, same state).

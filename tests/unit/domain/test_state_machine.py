@@ -2,7 +2,7 @@
 
 A hypothesis `RuleBasedStateMachine` lodges one complaint, then redirects, assigns, reassigns,
 records contact and resolves it with random actors and random dates, between lodging attempts with
-invalid bodies that must be refused and create nothing. The model says which of DOMAIN.md's
+invalid bodies that must be refused and create nothing. The model says which of docs/DOMAIN.md's
 refusals apply to each command (several may apply at once; the aggregate must raise one of them)
 and what the complaint must look like afterwards.
 After every step the aggregate matches the model, no rule is broken, and replaying the stored
