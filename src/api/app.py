@@ -22,11 +22,12 @@ from api.recorders import check_when_idle
 from api.references import reference_numbers_for
 from api.routes import audit, commands, complaints, health
 from api.routes import read_models as read_model_routes
-from api.settings import Settings
+from api.settings import Settings, get_settings
 from domain.service import Clock, Complaints, utc_now
 
-# Names "creating the schema" among PostgreSQL advisory locks.
-SCHEMA_LOCK_KEY = 0x436F6D7073636D  # "Compscm"
+# Names "creating the event store's tables" among PostgreSQL advisory locks; the read models'
+# tables have a lock of their own (projections.store.READ_MODEL_SCHEMA_LOCK).
+EVENT_STORE_SCHEMA_LOCK = 0x436F6D7073636D  # "Compscm"
 
 
 @contextmanager
@@ -36,17 +37,13 @@ def schema_guard(settings: Settings) -> Iterator[None]:
     if not settings.is_postgres:
         # SQLite refuses at once ("database is locked") a twin switching the file to WAL or
         # creating tables at the same moment; a file lock beside the database makes them queue.
-        path = settings.sqlite_path
-        if path == ":memory:":
-            yield
-            return
         settings.prepare_sqlite_folder()  # a fresh clone has no ./var yet
-        with open(f"{path}.schema.lock", "a") as lock:
+        with open(f"{settings.sqlite_path}.schema.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
         return
     with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as connection:
-        connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        connection.execute("SELECT pg_advisory_lock(%s)", (EVENT_STORE_SCHEMA_LOCK,))
         yield
 
 
@@ -54,7 +51,10 @@ def build_complaints(settings: Settings, *, clock: Clock = utc_now) -> Complaint
     """The one application service of a process (the API, the CLI and the tests share it)."""
     with schema_guard(settings):
         complaints = Complaints(
-            env=settings.eventsourcing_env, reference_numbers=reference_numbers_for, clock=clock
+            env=settings.eventsourcing_env,
+            reference_numbers=reference_numbers_for,
+            clock=clock,
+            earliest_receipt=settings.earliest_receipt,
         )
     datastore = getattr(complaints.recorder, "datastore", None)
     if isinstance(datastore, PostgresDatastore):
@@ -133,7 +133,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
 def create_app_from_environment() -> FastAPI:
     """The factory `complaints serve` hands to uvicorn, in every worker process."""
     configure_logging()
-    settings = Settings()
+    settings = get_settings()
     if settings.jwt_secret is None:
         raise SystemExit("COMPLAINTS_JWT_SECRET is not set")
     return create_app(settings, jwt_secret=settings.jwt_secret.get_secret_value())

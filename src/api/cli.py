@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from api.auth import Role, mint_token
-from api.settings import Settings
+from api.settings import Settings, get_settings
 
 cli = typer.Typer(help="Complaints Casework", no_args_is_help=True, add_completion=False)
 err = Console(stderr=True)
@@ -23,7 +23,7 @@ err = Console(stderr=True)
 def load_settings() -> Settings:
     """Settings, or one clear line and exit status 2 when a value is bad."""
     try:
-        return Settings()
+        return get_settings()
     except ValidationError as error:
         problems = "; ".join(
             f"COMPLAINTS_{'_'.join(str(p) for p in item['loc']).upper()}: {item['msg']}"
@@ -50,13 +50,12 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API."""
-    import uvicorn
-
     settings = load_settings()
     if settings.jwt_secret is None:
         # Every worker inherits the environment, so they all verify with the same key.
         secret = secrets.token_urlsafe(32)
         os.environ["COMPLAINTS_JWT_SECRET"] = secret
+        get_settings.cache_clear()  # the app, in this process too, must read the key set here
         err.print(
             "[yellow]COMPLAINTS_JWT_SECRET is not set: generated one for local use only:[/yellow]\n"
             f"  export COMPLAINTS_JWT_SECRET={secret}\n"
@@ -70,15 +69,9 @@ def serve(
         import tempfile
 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="complaints-metrics-")
-    uvicorn.run(
-        "api.app:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        access_log=False,
-    )
+    from api.serving import serve as serve_http
+
+    serve_http(host, port, workers)
 
 
 @cli.command()

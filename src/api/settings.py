@@ -6,7 +6,8 @@ Nothing else in the product reads `os.environ`: this module turns the settings i
 
 from __future__ import annotations
 
-from functools import cached_property
+from datetime import date
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -22,6 +23,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///./var/complaints.db"
+    # Receipts before this day are refused: references carry the year in two digits.
+    earliest_receipt: date = date(2000, 1, 1)
+    # Connections the read models keep to PostgreSQL, per process.
+    read_pool_size: int = Field(default=8, ge=1, le=200)
     jwt_secret: SecretStr | None = None
     projections: Literal["embedded", "external"] | None = None
     first_contact_due_days: int = Field(default=5, ge=1, le=365)
@@ -40,6 +45,10 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:/// or postgresql://")
         if scheme == "sqlite" and not value.startswith("sqlite:///"):
             raise ValueError("an SQLite URL is sqlite:///relative/path or sqlite:////absolute")
+        if scheme == "sqlite" and value.removeprefix("sqlite:///") in (":memory:", ""):
+            # Each connection would get an empty database of its own: events written by the
+            # API would be invisible to the read models, and to the next request.
+            raise ValueError("an in-memory SQLite database cannot be shared; name a file")
         return value
 
     @property
@@ -58,7 +67,7 @@ class Settings(BaseSettings):
 
     def prepare_sqlite_folder(self) -> None:
         """Creates the folder of the SQLite file (`./var` by default) if it is not there yet."""
-        if not self.is_postgres and self.sqlite_path != ":memory:":
+        if not self.is_postgres:
             Path(self.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
 
     @cached_property
@@ -99,3 +108,9 @@ class Settings(BaseSettings):
             password=env["POSTGRES_PASSWORD"],
             connect_timeout=self.database_timeout,
         )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()

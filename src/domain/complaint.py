@@ -203,9 +203,10 @@ class Complaint(Aggregate):
         command: LodgeComplaint,
         actor: Actor,
         now: datetime,
+        earliest_receipt: date = rules.EARLIEST_RECEIPT,
     ) -> Complaint:
         received_at = command.received_at or now
-        rules.check_lodging(command, received_at, now)
+        rules.check_lodging(command, received_at, now, earliest_receipt)
         payload = command.model_dump(mode="json", exclude={"received_at"})
         payload["incident_date"] = command.incident_date
         return cls._create(

@@ -46,6 +46,7 @@ from domain.values import (
 # Dates on letters, birthdays and the 12-month limit are reckoned in the force's own time zone.
 FORCE_TIMEZONE = ZoneInfo("Europe/London")
 LATE_AFTER_YEARS = 1  # "more than 12 months before receipt"
+EARLIEST_RECEIPT = date(2000, 1, 1)  # the default floor; `COMPLAINTS_EARLIEST_RECEIPT` moves it
 
 
 def local_date(moment: datetime) -> date:
@@ -164,10 +165,22 @@ def check_on_behalf(command: LodgeComplaint, received_at: datetime) -> None:
         )
 
 
-def check_dates(command: LodgeComplaint, received_at: datetime, now: datetime) -> None:
-    """Rule 6."""
+def check_dates(
+    command: LodgeComplaint,
+    received_at: datetime,
+    now: datetime,
+    earliest_receipt: date = EARLIEST_RECEIPT,
+) -> None:
+    """Rule 6, and a floor on receipt: a reference names the year in two digits, so that a
+    complaint received in 1926 would take the reference (and the id) of one from 2026."""
     if received_at > now:
         raise _refuse(ComplaintDatesError, "received_at", "received_at cannot be in the future.")
+    if local_date(received_at) < earliest_receipt:
+        raise _refuse(
+            ComplaintDatesError,
+            "received_at",
+            f"received_at cannot be before {earliest_receipt.isoformat()}.",
+        )
     if command.incident_date is not None and command.incident_date > local_date(received_at):
         raise _refuse(
             ComplaintDatesError,
@@ -188,7 +201,12 @@ def check_channel_detail(command: LodgeComplaint) -> None:
         )
 
 
-def check_lodging(command: LodgeComplaint, received_at: datetime, now: datetime) -> None:
+def check_lodging(
+    command: LodgeComplaint,
+    received_at: datetime,
+    now: datetime,
+    earliest_receipt: date = EARLIEST_RECEIPT,
+) -> None:
     """Every content rule at once, so that a caseworker mends a lodging in one go: the error
     raised is the first rule broken, carrying the fields and sentences of every rule broken."""
     broken: list[ComplaintContentError] = []
@@ -198,7 +216,7 @@ def check_lodging(command: LodgeComplaint, received_at: datetime, now: datetime)
         lambda: check_standing(command),
         lambda: check_effects_and_behaviours(command),
         lambda: check_on_behalf(command, received_at),
-        lambda: check_dates(command, received_at, now),
+        lambda: check_dates(command, received_at, now, earliest_receipt),
         lambda: check_channel_detail(command),
     ]
     for check in checks:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from domain.errors import (
     VersionMismatchError,
 )
 from domain.json_mapper import JsonMapper
-from domain.rules import check_lodging, local_date
+from domain.rules import EARLIEST_RECEIPT, check_lodging, local_date
 from domain.values import (
     Actor,
     AssignInvestigator,
@@ -90,10 +90,12 @@ class Complaints(Application[UUID]):
         *,
         reference_numbers: Callable[[ApplicationRecorder], ReferenceNumbers],
         clock: Clock = utc_now,
+        earliest_receipt: date = EARLIEST_RECEIPT,
     ) -> None:
         super().__init__(env)
         self.references = reference_numbers(self.recorder)
         self.clock = clock
+        self.earliest_receipt = earliest_receipt
         # Called with the new head position after each save (wakes in-process projections).
         self.on_recorded: list[Callable[[int], None]] = []
 
@@ -113,9 +115,15 @@ class Complaints(Application[UUID]):
         now = self.clock()
         received_at = command.received_at or now
         # Refuse before taking a number, so that refused complaints leave no gaps.
-        check_lodging(command, received_at, now)
+        check_lodging(command, received_at, now, self.earliest_receipt)
         reference = self.allocate_reference(received_at)
-        complaint = Complaint.lodge(reference=reference, command=command, actor=actor, now=now)
+        complaint = Complaint.lodge(
+            reference=reference,
+            command=command,
+            actor=actor,
+            now=now,
+            earliest_receipt=self.earliest_receipt,
+        )
         return self._save(complaint, record_with)
 
     def allocate_reference(self, received_at: datetime) -> str:

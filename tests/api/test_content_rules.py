@@ -165,6 +165,18 @@ REFUSED: list[tuple[str, dict[str, Any], str, set[str]]] = [
         {"received_at"},
     ),
     (
+        "6: received before 2000, whose reference would repeat one of this century",
+        {"received_at": "1926-03-01T09:00:00Z", "incident_date": "1926-02-01"},
+        "dates-invalid",
+        {"received_at"},
+    ),
+    (
+        "6: received on the last day before the floor",
+        {"received_at": "1999-12-31T23:59:59Z", "incident_date": None},
+        "dates-invalid",
+        {"received_at"},
+    ),
+    (
         "6: incident after today's receipt",
         {"incident_date": "2026-11-25"},
         "dates-invalid",
@@ -221,6 +233,11 @@ ACCEPTED: list[tuple[str, dict[str, Any], bool]] = [
     ("6: incident exactly 12 months before", {"incident_date": "2025-11-24"}, False),
     ("6: incident more than 12 months before: late", {"incident_date": "2025-11-23"}, True),
     ("6: incident years before: late", {"incident_date": "2019-05-01"}, True),
+    (
+        "6: received on the first day of 2000, the floor",
+        {"received_at": "2000-01-01T00:00:00Z", "incident_date": None},
+        False,
+    ),
     (
         "6: incident on the London date of a receipt late in the UTC evening (BST)",
         {"received_at": "2026-06-30T23:30:00Z", "incident_date": "2026-07-01"},

@@ -1,0 +1,46 @@
+"""`complaints serve --workers N` accepts on a TCP socket, so every answer leaves at once.
+
+Times nothing: it reads TCP_NODELAY on a connection accepted by asyncio (as uvicorn's workers
+accept) from the socket the product binds for several workers, and shows with a protocol-0
+socket that the check does catch the defect it guards against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from api.serving import listening_socket
+
+
+def nodelay_of_an_accepted_connection(listener: socket.socket) -> int:
+    async def accept_one() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        host, port = listener.getsockname()[:2]
+        _, writer = await asyncio.open_connection(host, port)
+        try:
+            return await asyncio.wait_for(accepted, timeout=10)
+        finally:
+            writer.close()
+            server.close()
+
+    return asyncio.run(accept_one())
+
+
+def test_connections_accepted_on_the_workers_socket_have_nodelay() -> None:
+    assert nodelay_of_an_accepted_connection(listening_socket("127.0.0.1", 0)) != 0
+
+
+def test_a_socket_bound_with_protocol_0_would_not() -> None:
+    # The control: uvicorn's defective binding, so the test above can fail.
+    bare = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    bare.bind(("127.0.0.1", 0))
+    assert nodelay_of_an_accepted_connection(bare) == 0
