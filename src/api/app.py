@@ -70,6 +70,7 @@ class Stores:
     access_log: AccessLog
 
     def close(self) -> None:
+        self.idempotency.close()
         self.access_log.close()
         self.read_models.close()
         self.complaints.close()
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         stores = open_stores(settings, clock=clock)
         if settings.projection_mode == "embedded":
             stores.read_models.start_embedded()
+        stores.idempotency.start_forgetting()
         app.state.complaints = stores.complaints
         app.state.read_models = stores.read_models
         app.state.read_model_status = stores.read_models.status

@@ -17,7 +17,6 @@ import json
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +39,9 @@ DDL = (
     " caller TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL,"
     " token TEXT NOT NULL, claimed_at TEXT NOT NULL, state TEXT NOT NULL,"
     " status INTEGER, complaint_id TEXT, version INTEGER, position BIGINT, body TEXT,"
-    " PRIMARY KEY (caller, idempotency_key))"
+    " PRIMARY KEY (caller, idempotency_key))",
+    # Forgetting deletes by age: without this, each clear-out scans every key ever kept.
+    "CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (claimed_at)",
 )
 
 
@@ -80,14 +81,34 @@ class IdempotencyKeys:
     def __init__(self, store: ReadStore) -> None:
         self.store = store
         with store.schema_transaction() as cursor:
-            cursor.execute(DDL)
-        self._forgot_at = float("-inf")
+            for statement in DDL:
+                cursor.execute(statement)
+        self._stop_forgetting = threading.Event()
+
+    def start_forgetting(self, every: float = FORGET_EVERY) -> threading.Thread:
+        """Clears out old keys now and then every `every` seconds, on a thread of its own, so
+        that no request waits on the clear-out (each API process runs one; DELETE is safe twice)."""
+
+        def forget_until_stopped() -> None:
+            while True:
+                try:
+                    self.forget_old()
+                except Exception as error:  # the store may be down: try again next time
+                    log.warning("could not forget old idempotency keys: %s", type(error).__name__)
+                if self._stop_forgetting.wait(every):
+                    return
+
+        thread = threading.Thread(
+            target=forget_until_stopped, name="forget-idempotency-keys", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self._stop_forgetting.set()
 
     def claim(self, caller: str, key: str, fingerprint: str) -> Claim | Remembered:
         """Our claim on the key, or what the first request with it was answered."""
-        if time.monotonic() - self._forgot_at > FORGET_EVERY:
-            self._forgot_at = time.monotonic()
-            self.forget_old()
         token = secrets.token_hex(16)
         with self.store.transaction() as cursor:
             cursor.execute(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.idempotency import IdempotencyKeys
 from api.settings import Settings
 from tests.ops_support import raw_sql
 from tests.support import (
@@ -370,9 +372,19 @@ def test_a_keyed_command_that_lost_a_race_succeeds_when_retried_with_its_key(
         assert sorted(summaries) == sorted(recorded)
 
 
-def test_keys_older_than_48_hours_are_forgotten(settings: Settings) -> None:
-    # Given a key answered three days ago (and one answered yesterday)
-    with TestClient(create_app(settings, jwt_secret=JWT_SECRET)) as first_process:
+def test_keys_older_than_48_hours_are_forgotten_off_the_request_path(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forgotten_on: list[str] = []
+    forget_old = IdempotencyKeys.forget_old
+
+    def noting_the_thread(self: IdempotencyKeys) -> int:
+        forgotten_on.append(threading.current_thread().name)
+        return forget_old(self)
+
+    monkeypatch.setattr(IdempotencyKeys, "forget_old", noting_the_thread)
+    # Given a key answered three days ago, and one answered yesterday
+    with TestClient(create_app(settings, jwt_secret=JWT_SECRET)) as api:
         for key, hours in (("three-days-ago", 72), ("yesterday", 23)):
             at = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="microseconds")
             raw_sql(
@@ -382,11 +394,37 @@ def test_keys_older_than_48_hours_are_forgotten(settings: Settings) -> None:
                 "VALUES ('sup-1', ?, 'h', 't', ?, 'done', 409, '{}')",
                 (key, at),
             )
-        # When a process next claims a key
-        sent = prepare(first_process, "contacts")
-        assert post(first_process, sent, f"fresh-{uuid.uuid4()}").status_code == 200
-    # Then the old key is gone and yesterday's is still remembered
-    kept = raw_sql(settings.database_url, "SELECT idempotency_key FROM idempotency_keys")
-    keys = {row[0] for row in kept}
+        sent = prepare(api, "contacts")
+        assert post(api, sent, f"fresh-{uuid.uuid4()}").status_code == 200
+        # When the process's clear-out next runs (its thread ran one as the app started)
+        deadline = time.monotonic() + 10
+        while not forgotten_on and time.monotonic() < deadline:
+            time.sleep(0.01)
+        api.app.state.idempotency.forget_old()  # type: ignore[attr-defined]
+    # Then the old key is gone, yesterday's is still remembered, and no request ran a clear-out
+    keys = {
+        row[0]
+        for row in raw_sql(settings.database_url, "SELECT idempotency_key FROM idempotency_keys")
+    }
     assert "three-days-ago" not in keys
     assert "yesterday" in keys
+    assert forgotten_on[0] == "forget-idempotency-keys"
+    assert set(forgotten_on) <= {"forget-idempotency-keys", threading.current_thread().name}
+
+
+def test_forgetting_reads_an_index_on_the_age_of_keys(
+    client: TestClient, settings: Settings
+) -> None:
+    if settings.database_url.startswith("sqlite"):
+        plan = raw_sql(
+            settings.database_url,
+            "EXPLAIN QUERY PLAN DELETE FROM idempotency_keys WHERE claimed_at < '2026'",
+        )
+        assert any("idempotency_keys_by_age" in str(row) for row in plan), plan
+    else:
+        found = raw_sql(
+            settings.database_url,
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'idempotency_keys_by_age'",
+        )
+        assert found, "no index on claimed_at"
+        assert "(claimed_at)" in found[0][0], found
