@@ -1,11 +1,13 @@
 """Realistic synthetic complaints, for demos and benchmarks (`complaints seed`).
 
 Every complaint is lodged and progressed through the `Complaint` aggregate's commands, so every
-rule applies; each step is taken "at" its simulated time. Whole histories are then saved in
-batches, one transaction per batch. The mix follows a real force's caseload: about 50
-complaints a working day, mostly about officers, first contact in about five working days,
-resolution in about eleven, a few late incidents, redirects and reassignments; the most recent
-complaints are still open. The same seed and end date give the same complaints.
+rule applies; each step is dated with its simulated time, after receipt and after the step
+before it, and taken at the real now, so the aggregate checks those dates as the API would.
+Whole histories are then saved in batches, one transaction per batch. The mix follows a real
+force's caseload: about 50 complaints a working day, mostly about officers, first contact in
+about five working days, resolution in about eleven, a few late incidents, redirects and
+reassignments; the most recent complaints are still open. The same seed and end date give the
+same complaints.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from itertools import islice
 from typing import Any
 
 from domain.complaint import Complaint
+from domain.rules import EARLIEST_RECEIPT, local_date
 from domain.service import Complaints
 from domain.values import (
     Actor,
@@ -115,40 +118,53 @@ def _on_behalf(rng: random.Random, n: int, received: date) -> dict[str, Any]:
 _CHILD = "parent_or_guardian_of_child_under_16"
 
 
+# Each step follows the one before it (the lodging included) by at least this much: the times
+# drawn for two steps on the same day, or for a step on the day of receipt, may fall either way.
+STEP_GAP = timedelta(minutes=1)
+
+
+class _Clock:
+    """Simulated time for one complaint: a step is taken on its working day after receipt, after
+    the step before it, and only if that is not after the real `now` (else it has not happened
+    yet). The draws are the same whatever the outcome, so a seed gives the same complaints."""
+
+    def __init__(
+        self, rng: random.Random, received: date, received_at: datetime, now: datetime
+    ) -> None:
+        self.rng, self.received, self.now = rng, received, now
+        self.last = received_at
+
+    def __call__(self, working_days: int) -> datetime | None:
+        drawn = _at(add_working_days(self.received, working_days), self.rng)
+        moment = max(drawn, self.last + STEP_GAP)
+        if moment > self.now:
+            return None
+        self.last = moment
+        return moment
+
+
 def _progress(complaint: Complaint, rng: random.Random, received: date, now: datetime) -> None:
-    """Takes the complaint as far through its life as simulated time allows by `now`."""
+    """Takes the complaint as far through its life as simulated time allows by `now`.
 
-    def when(working_days: int) -> datetime | None:
-        moment = _at(add_working_days(received, working_days), rng)
-        return moment if moment <= now else None
-
-    if _maybe_redirect(complaint, rng, when):
+    Each step is dated with `occurred_at` and taken at the real `now`, as a client backdating it
+    through the API would: the aggregate then checks every date against receipt and now."""
+    when = _Clock(rng, received, complaint.received_at, now)
+    if _maybe_redirect(complaint, rng, when, now):
         return
     assign_day = rng.choice([0, 1, 1, 2, 3])
     if (at := when(assign_day)) is None:
         return
-    investigator = f"inv-{rng.randrange(1, 41):04d}"
-    complaint.assign_investigator(
-        AssignInvestigator(investigator_id=investigator, investigator_name=f"DS {investigator}"),
-        actor=SUPERVISOR,
-        now=at,
-    )
+    investigator = _assign(complaint, rng, range(1, 41), None, at, now)
     contact_day = assign_day + rng.choice([1, 2, 3, 4, 5, 6, 8])
     if rng.random() < 0.05 and (at := when(assign_day + 1)) is not None:
-        investigator = f"inv-{rng.randrange(41, 61):04d}"
-        reassign = AssignInvestigator(
-            investigator_id=investigator, investigator_name=f"DS {investigator}", reason="Leave."
-        )
-        complaint.assign_investigator(reassign, actor=SUPERVISOR, now=at)
+        investigator = _assign(complaint, rng, range(41, 61), "Leave.", at, now)
     officer = Actor(id=investigator, name=f"DS {investigator}")
     if (at := when(contact_day)) is None:
         return
     method = rng.choice(["phone", "phone", "email", "letter", "in_person", "video"])
+    contact = {"method": method, "summary": "Spoke to the complainant.", "occurred_at": at}
     complaint.record_contact(
-        RecordContact.model_validate({"method": method, "summary": "Spoke to the complainant."}),
-        actor=officer,
-        supervisor=False,
-        now=at,
+        RecordContact.model_validate(contact), actor=officer, supervisor=False, now=now
     )
     if (at := when(contact_day + rng.choice([2, 4, 5, 6, 8, 10, 14, 20]))) is None:
         return
@@ -156,12 +172,36 @@ def _progress(complaint: Complaint, rng: random.Random, received: date, now: dat
     outcome = _pick(rng, OUTCOMES)
     resolution = ResolveComplaint.model_validate(
         {"outcome": outcome, "summary": "Resolved with the complainant.", "learning": learning}
+        | {"occurred_at": at}
     )
-    complaint.resolve(resolution, actor=officer, supervisor=False, now=at)
+    complaint.resolve(resolution, actor=officer, supervisor=False, now=now)
+
+
+def _assign(
+    complaint: Complaint,
+    rng: random.Random,
+    pool: range,
+    reason: str | None,
+    at: datetime,
+    now: datetime,
+) -> str:
+    """Assigns an investigator drawn from `pool` at `at`; returns their id."""
+    investigator = f"inv-{rng.randrange(pool.start, pool.stop):04d}"
+    command = AssignInvestigator(
+        investigator_id=investigator,
+        investigator_name=f"DS {investigator}",
+        reason=reason,
+        occurred_at=at,
+    )
+    complaint.assign_investigator(command, actor=SUPERVISOR, now=now)
+    return investigator
 
 
 def _maybe_redirect(
-    complaint: Complaint, rng: random.Random, when: Callable[[int], datetime | None]
+    complaint: Complaint,
+    rng: random.Random,
+    when: Callable[[int], datetime | None],
+    now: datetime,
 ) -> bool:
     """Redirects what is not the force's to handle (and a few others, to the IOPC)."""
     kind = complaint.subject_kind.value
@@ -174,27 +214,34 @@ def _maybe_redirect(
     if (at := when(rng.randrange(0, 3))) is not None:
         redirect = RedirectComplaint.model_validate(
             {"destination": destination, "force_name": force, "reason": "Not ours to handle."}
+            | {"occurred_at": at}
         )
-        complaint.redirect_to(redirect, actor=SUPERVISOR, now=at)
+        complaint.redirect_to(redirect, actor=SUPERVISOR, now=now)
     return True
 
 
-def working_days_back(until: date, count: int) -> list[date]:
+def working_days_back(until: date, count: int, earliest: date = EARLIEST_RECEIPT) -> list[date]:
+    """Up to `count` working days ending at `until`, none before `earliest`, oldest first."""
     days: list[date] = []
     day = until
-    while len(days) < count:
+    while len(days) < count and day >= earliest:
         if is_working_day(day):
             days.append(day)
         day -= timedelta(days=1)
+    if not days:
+        raise ValueError(f"No working day from {earliest} to {until} to receive complaints on.")
     return days[::-1]
 
 
 def generate(
-    cases: int, seed: int, until: date, now: datetime
+    cases: int, seed: int, until: date, now: datetime, earliest: date = EARLIEST_RECEIPT
 ) -> Iterator[tuple[LodgeComplaint, date]]:
-    """The lodgings, in order of receipt, spread over working days ending at `until`."""
+    """The lodgings, in order of receipt, spread over working days ending at `until` (or today,
+    if earlier: nothing is received in the future). Where 50 a day would reach back before the
+    earliest receipt allowed, the days from then on take more each."""
     rng = random.Random(seed)
-    days = working_days_back(until, max(1, -(-cases // CASES_PER_WORKING_DAY)))
+    last = min(until, local_date(now))
+    days = working_days_back(last, max(1, -(-cases // CASES_PER_WORKING_DAY)), earliest)
     for n in range(cases):
         received = days[n * len(days) // cases]
         yield _lodging(rng, n, min(_at(received, rng), now)), received
@@ -213,13 +260,19 @@ def seed(
     """Lodges and progresses `cases` complaints; returns the position of the last event."""
     rng = random.Random(seed_value + 1)
     position = complaints.head_position()
-    lodgings = generate(cases, seed_value, until, now)
+    lodgings = generate(cases, seed_value, until, now, complaints.earliest_receipt)
     while chunk := list(islice(lodgings, batch)):
         received_times = [command.received_at or now for command, _ in chunk]
         references = complaints.allocate_references(received_times)
         histories = []
         for (command, received), reference in zip(chunk, references, strict=True):
-            complaint = Complaint.lodge(reference=reference, command=command, actor=INTAKE, now=now)
+            complaint = Complaint.lodge(
+                reference=reference,
+                command=command,
+                actor=INTAKE,
+                now=now,
+                earliest_receipt=complaints.earliest_receipt,
+            )
             _progress(complaint, rng, received, now)
             histories.append(complaint)
         position = complaints.record_histories(histories)
