@@ -22,6 +22,7 @@ err = Console(stderr=True)
 
 def load_settings() -> Settings:
     """Settings, or one clear line and exit status 2 when a value is bad."""
+    get_settings.cache_clear()  # each command reads the environment as it is when it starts
     try:
         return get_settings()
     except ValidationError as error:

@@ -24,7 +24,6 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from api.problems import ProblemError
 from projections.store import ReadStore
 
 # Only for telling retries "still running": a claim taken over cannot record twice (the
@@ -47,6 +46,14 @@ DDL = (
 
 class ClaimLostError(Exception):
     """Our claim on a key was taken over while the command ran; nothing was recorded."""
+
+
+class KeyInUseError(Exception):
+    """Another request with this key is still running: the caller retries shortly."""
+
+
+class KeyReusedError(Exception):
+    """The key was first used with another request."""
 
 
 @dataclass(frozen=True)
@@ -130,35 +137,20 @@ class IdempotencyKeys:
     def _existing(self, cursor: Any, claim: Claim, row: Any) -> Claim | Remembered:
         first_hash, old_token, claimed_at, state = row[0], row[1], row[2], row[3]
         if first_hash != claim.request_hash:
-            raise ProblemError(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused with another request",
-                "This Idempotency-Key was first used with a different request body or path.",
+            raise KeyReusedError(
+                "This Idempotency-Key was first used with a different request body or path."
             )
         if state == "done":
             return Remembered(int(row[4]), row[5], row[6], row[7], row[8])
         if datetime.fromisoformat(claimed_at) > datetime.now(UTC) - STALE_AFTER:
-            raise ProblemError(
-                409,
-                "idempotency-key-in-use",
-                "A request with this Idempotency-Key is still running",
-                "The first request with this key has not finished; retry shortly.",
-                headers={"Retry-After": "1"},
-            )
+            raise KeyInUseError("The first request with this key has not finished; retry shortly.")
         cursor.execute(  # abandoned: take it over, unless another retry just did
             "UPDATE idempotency_keys SET token = ?, claimed_at = ? "
             "WHERE caller = ? AND idempotency_key = ? AND token = ? AND state = 'running'",
             (claim.token, _now(), claim.caller, claim.key, old_token),
         )
         if cursor.rowcount != 1:
-            raise ProblemError(
-                409,
-                "idempotency-key-in-use",
-                "A request with this Idempotency-Key is still running",
-                "Another retry with this key has just started; retry shortly.",
-                headers={"Retry-After": "1"},
-            )
+            raise KeyInUseError("Another retry with this key has just started; retry shortly.")
         return claim
 
     def remember_refusal(self, claim: Claim, status: int, body: str) -> None:

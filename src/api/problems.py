@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +21,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import openapi
+from api.idempotency import KeyInUseError, KeyReusedError
+from api.outages import STORE_OUTAGES
 from api.validation_messages import in_our_words, is_json
 from domain.errors import (
     CaseStateError,
@@ -266,6 +266,22 @@ async def _database_unavailable(_: Request, error: Exception) -> JSONResponse:
     return _unavailable()
 
 
+async def _key_in_use(_: Request, error: Exception) -> JSONResponse:
+    return problem_response(
+        409,
+        "idempotency-key-in-use",
+        "A request with this Idempotency-Key is still running",
+        str(error),
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _key_reused(_: Request, error: Exception) -> JSONResponse:
+    return problem_response(
+        422, "idempotency-key-reused", "Idempotency-Key reused with another request", str(error)
+    )
+
+
 async def _unexpected(_: Request, error: Exception) -> JSONResponse:
     log.error("unexpected error", exc_info=error)
     return problem_response(
@@ -278,7 +294,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for outage in (PersistenceError, psycopg.OperationalError, sqlite3.OperationalError):
+    app.add_exception_handler(KeyInUseError, _key_in_use)
+    app.add_exception_handler(KeyReusedError, _key_reused)
+    for outage in STORE_OUTAGES:
         app.add_exception_handler(outage, _database_unavailable)
-    app.add_exception_handler(TimeoutError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -18,6 +18,7 @@ from domain import rules
 from domain.values import (
     Actor,
     AssignInvestigator,
+    ComplaintChange,
     LodgeComplaint,
     RecordContact,
     RedirectComplaint,
@@ -219,6 +220,20 @@ class Complaint(Aggregate):
             late=rules.is_late(command.incident_date, received_at),
             **payload,
         )
+
+    def decide(
+        self, command: ComplaintChange, *, actor: Actor, supervisor: bool, now: datetime
+    ) -> None:
+        """Carries out one command on the complaint: the one way in for the service."""
+        match command:
+            case RedirectComplaint():
+                self.redirect_to(command, actor=actor, now=now)
+            case AssignInvestigator():
+                self.assign_investigator(command, actor=actor, now=now)
+            case RecordContact():
+                self.record_contact(command, actor=actor, supervisor=supervisor, now=now)
+            case ResolveComplaint():
+                self.resolve(command, actor=actor, supervisor=supervisor, now=now)
 
     def redirect_to(self, command: RedirectComplaint, *, actor: Actor, now: datetime) -> None:
         rules.check_open(self.status)

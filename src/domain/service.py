@@ -31,14 +31,7 @@ from domain.errors import (
 )
 from domain.json_mapper import JsonMapper
 from domain.rules import EARLIEST_RECEIPT, check_lodging, local_date
-from domain.values import (
-    Actor,
-    AssignInvestigator,
-    LodgeComplaint,
-    RecordContact,
-    RedirectComplaint,
-    ResolveComplaint,
-)
+from domain.values import Actor, ComplaintChange, LodgeComplaint
 
 
 class ReferenceNumbers(Protocol):
@@ -145,58 +138,20 @@ class Complaints(Application[UUID]):
         recordings = self.save(*complaints)
         return recordings[-1].notification.id if recordings else self.head_position()
 
-    def redirect(
+    def act(
         self,
         complaint_id: UUID,
-        command: RedirectComplaint,
+        command: ComplaintChange,
         *,
         actor: Actor,
+        supervisor: bool = False,
         expected_version: int | None = None,
         record_with: object | None = None,
     ) -> Recorded:
+        """Redirect, assign, record contact or resolve: the complaint decides, then is saved
+        (with `record_with`, an idempotency record, in the same transaction)."""
         complaint = self._load_for_command(complaint_id, expected_version)
-        complaint.redirect_to(command, actor=actor, now=self.clock())
-        return self._save(complaint, record_with)
-
-    def assign(
-        self,
-        complaint_id: UUID,
-        command: AssignInvestigator,
-        *,
-        actor: Actor,
-        expected_version: int | None = None,
-        record_with: object | None = None,
-    ) -> Recorded:
-        complaint = self._load_for_command(complaint_id, expected_version)
-        complaint.assign_investigator(command, actor=actor, now=self.clock())
-        return self._save(complaint, record_with)
-
-    def record_contact(
-        self,
-        complaint_id: UUID,
-        command: RecordContact,
-        *,
-        actor: Actor,
-        supervisor: bool,
-        expected_version: int | None = None,
-        record_with: object | None = None,
-    ) -> Recorded:
-        complaint = self._load_for_command(complaint_id, expected_version)
-        complaint.record_contact(command, actor=actor, supervisor=supervisor, now=self.clock())
-        return self._save(complaint, record_with)
-
-    def resolve(
-        self,
-        complaint_id: UUID,
-        command: ResolveComplaint,
-        *,
-        actor: Actor,
-        supervisor: bool,
-        expected_version: int | None = None,
-        record_with: object | None = None,
-    ) -> Recorded:
-        complaint = self._load_for_command(complaint_id, expected_version)
-        complaint.resolve(command, actor=actor, supervisor=supervisor, now=self.clock())
+        complaint.decide(command, actor=actor, supervisor=supervisor, now=self.clock())
         return self._save(complaint, record_with)
 
     # ---- queries (strongly consistent: replayed from the event store) ---------------------

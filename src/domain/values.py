@@ -244,3 +244,7 @@ class ResolveComplaint(Value):
     summary: LongText
     learning: Annotated[list[LearningPoint], Field(max_length=50)] = []
     occurred_at: AwareDatetime | None = None
+
+
+# The commands on an existing complaint: `Complaints.act` takes any of them.
+ComplaintChange = RedirectComplaint | AssignInvestigator | RecordContact | ResolveComplaint

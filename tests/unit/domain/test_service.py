@@ -107,8 +107,8 @@ def lodge(app: Complaints, **changes: Any) -> UUID:
 def worked(app: Complaints) -> UUID:
     """Lodged, assigned, contacted: three events."""
     complaint_id = lodge(app)
-    app.assign(complaint_id, assign_command(), actor=SUPERVISOR)
-    app.record_contact(complaint_id, contact_command(), actor=INVESTIGATOR, supervisor=False)
+    app.act(complaint_id, assign_command(), actor=SUPERVISOR)
+    app.act(complaint_id, contact_command(), actor=INVESTIGATOR, supervisor=False)
     return complaint_id
 
 
@@ -187,10 +187,10 @@ def test_listeners_hear_the_new_head_position_after_each_save(app: Complaints) -
     app.on_recorded.append(heard.append)
 
     complaint_id = lodge(app)
-    app.assign(complaint_id, assign_command(), actor=SUPERVISOR)
+    app.act(complaint_id, assign_command(), actor=SUPERVISOR)
     commissioner = lodge(app, subject=subject("commissioner"), behaviours=[])
     with pytest.raises(MustRedirectError):
-        app.assign(commissioner, assign_command(), actor=SUPERVISOR)
+        app.act(commissioner, assign_command(), actor=SUPERVISOR)
 
     # A refused command saves nothing, so nobody is told of it
     assert heard == [1, 2, 3]
@@ -214,9 +214,9 @@ def test_each_command_returns_the_complaint_and_a_later_position(
     clock.now = NOW + timedelta(days=1)
 
     steps = [
-        app.assign(complaint_id, assign_command(), actor=SUPERVISOR),
-        app.record_contact(complaint_id, contact_command(), actor=INVESTIGATOR, supervisor=False),
-        app.resolve(complaint_id, resolve_command(), actor=INVESTIGATOR, supervisor=False),
+        app.act(complaint_id, assign_command(), actor=SUPERVISOR),
+        app.act(complaint_id, contact_command(), actor=INVESTIGATOR, supervisor=False),
+        app.act(complaint_id, resolve_command(), actor=INVESTIGATOR, supervisor=False),
     ]
 
     assert [(step.complaint.version, step.complaint.status) for step in steps] == [
@@ -302,12 +302,12 @@ def test_history_lists_events_oldest_first(app: Complaints, recorded_at: list[da
 
 def test_a_stale_expected_version_is_refused_and_records_nothing(app: Complaints) -> None:
     complaint_id = lodge(app)
-    app.assign(complaint_id, assign_command(), actor=SUPERVISOR, expected_version=1)
+    app.act(complaint_id, assign_command(), actor=SUPERVISOR, expected_version=1)
     head = app.head_position()
 
     # When a caller who last saw version 1 tries to act
     with pytest.raises(VersionMismatchError) as raised:
-        app.record_contact(
+        app.act(
             complaint_id,
             contact_command(),
             actor=INVESTIGATOR,
@@ -320,7 +320,7 @@ def test_a_stale_expected_version_is_refused_and_records_nothing(app: Complaints
     assert app.get_complaint(complaint_id).version == 2
     assert app.head_position() == head
     # And the current version is accepted
-    recorded = app.record_contact(
+    recorded = app.act(
         complaint_id, contact_command(), actor=INVESTIGATOR, supervisor=False, expected_version=2
     )
     assert recorded.complaint.version == 3
@@ -332,7 +332,7 @@ def test_a_refused_command_through_the_service_records_nothing(app: Complaints) 
     head = app.head_position()
 
     with pytest.raises(MustRedirectError):
-        app.assign(complaint_id, assign_command(), actor=SUPERVISOR)
+        app.act(complaint_id, assign_command(), actor=SUPERVISOR)
 
     assert app.head_position() == head
     assert app.get_complaint(complaint_id).version == 1
@@ -369,14 +369,14 @@ def test_two_commands_racing_on_one_complaint_never_lose_an_update(app: Complain
             if not self.raced:
                 # While the first assignment is in flight, another one is recorded
                 self.raced = True
-                app.assign(complaint_id, assign_command(OTHER_INVESTIGATOR), actor=SUPERVISOR)
+                app.act(complaint_id, assign_command(OTHER_INVESTIGATOR), actor=SUPERVISOR)
             return self.now
 
     app.clock = RacingClock(NOW)
 
     # When the first command saves its now stale copy
     with pytest.raises(ConcurrentModificationError):
-        app.assign(complaint_id, assign_command(), actor=SUPERVISOR)
+        app.act(complaint_id, assign_command(), actor=SUPERVISOR)
 
     # Then the update that landed first is kept, and the loser recorded nothing
     current = app.get_complaint(complaint_id)
