@@ -7,11 +7,15 @@ the position first makes this batch roll back instead of applying it again.
 
 A projection that fails on an event is retried alone, event by event, so that it stops just
 before the event it cannot process; it then waits (it does not spin) while the others go on.
+An error of the database rather than of an event (`is_transient`: the store locked, restarting
+or unreachable) parks and reports nothing: the transaction rolled back, so the projection just
+tries again from the same position after a short pause that grows while the outage lasts.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import eventsourcing.persistence
+import psycopg
+import psycopg_pool
 from eventsourcing.persistence import Notification
 
 from domain.complaint import Complaint
@@ -28,12 +35,79 @@ from projections.store import ReadStore, StaleTrackingError, advance_tracking, c
 
 log = logging.getLogger("complaints.projections")
 
+# Pauses before retrying after a transient error: prompt at first, then no more than RETRY_MAX
+# apart, so a long outage costs an attempt every few seconds and recovery is seen as quickly.
+RETRY_FIRST = 0.1
+RETRY_MAX = 2.0
+IDLE_WAIT = 0.5  # how long the worker waits for new events before looking again
+
+# SQLite result codes (the primary code: the low byte of an extended one) for a file that is
+# busy, locked or out of reach for now; and SQLite's messages for them, for an error that
+# carries no code (one raised by hand, say).
+_SQLITE_TRANSIENT_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+_SQLITE_TRANSIENT_MESSAGES = (
+    "database is locked",
+    "database table is locked",
+    "database schema is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "unable to open database file",
+    "locking protocol",
+)
+# PostgreSQL SQLSTATE classes of an outage or of contention: 08 connection exception, 40
+# transaction rollback (serialization failure, deadlock), 53 insufficient resources, 57 operator
+# intervention (shutdown, cancel, starting up), 58 system error; and 55P03 lock_not_available.
+# Not 54, program limit exceeded: a statement too big stays too big however often it is tried.
+_POSTGRES_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+_POSTGRES_TRANSIENT_STATES = frozenset({"55P03"})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` is the database being unavailable or contended, which passes if retried,
+    rather than something about the events being processed, which would fail again."""
+    if isinstance(error, TimeoutError | ConnectionError):
+        return True
+    if isinstance(
+        error, eventsourcing.persistence.OperationalError | eventsourcing.persistence.InterfaceError
+    ):
+        return True  # the event store's wrappers of an outage (its recorders retry these too)
+    if isinstance(error, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in _SQLITE_TRANSIENT_CODES
+        return str(error).lower().startswith(_SQLITE_TRANSIENT_MESSAGES)
+    if isinstance(error, psycopg_pool.PoolClosed):
+        return False  # this process closed its own store: retrying would never end
+    if isinstance(error, psycopg.OperationalError):
+        state = error.sqlstate
+        if state is None:  # raised by the client: connection refused or lost, pool timeout
+            return True
+        return state[:2] in _POSTGRES_TRANSIENT_CLASSES or state in _POSTGRES_TRANSIENT_STATES
+    return False
+
 
 @dataclass
 class Failure:
     error: str
     position: int
     at: float
+    retry_at: float
+
+
+@dataclass
+class _Backoff:
+    """A projection waiting out a transient error: nothing recorded, nothing reported."""
+
+    delay: float
     retry_at: float
 
 
@@ -63,6 +137,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.retry_seconds = retry_seconds
         self.failures: dict[str, Failure] = {}
+        self._retrying: dict[str, _Backoff] = {}
         self._cleared: set[str] = set()
 
     def setup(self) -> None:
@@ -104,7 +179,9 @@ class ProjectionRunner:
         """The usual case, in one transaction: every projection at one position, none failing.
 
         One commit instead of one per projection keeps read models fresh under load. Any error
-        rolls it all back and the caller applies each projection on its own, isolating faults.
+        rolls it all back; the caller then applies each projection on its own, isolating faults,
+        unless the error is the database's (each would only meet it again): then they all
+        retry shortly. Returns whether the batch was dealt with here.
         """
         at = {positions.get(p.tracking_name, 0) for p in ready}
         if len(ready) < 2 or len(at) != 1 or self.failures:
@@ -118,38 +195,66 @@ class ProjectionRunner:
                 for projection in ready:
                     projection.process(cursor, events)
                     advance_tracking(cursor, projection.tracking_name, decoded[-1][0])
-        except Exception:
-            return False
+        except Exception as error:
+            if not is_transient(error):
+                return False
+            self._retry_soon(ready, error)
+            return True
         for projection in ready:
-            if projection.tracking_name not in self._cleared:
-                self._publish(projection.tracking_name, None)
-                self._cleared.add(projection.tracking_name)
+            self._succeeded(projection)
         return True
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> None:
-        """Processes until no projection has anything left (failed ones excepted)."""
-        while processed := self.run_batch():
-            if progress is not None:
-                progress(processed)
+        """Processes until no projection has anything left (failed ones excepted).
+
+        A projection waiting out a transient error still has something left, so this waits
+        for it: a rebuild would otherwise stop short of the head with nothing reported."""
+        while True:
+            processed = self.run_batch()
+            if processed:
+                if progress is not None:
+                    progress(processed)
+                continue
+            pause = self._retry_in()
+            if pause is None:
+                return
+            time.sleep(pause)
 
     def run_forever(self, stop: threading.Event, coordinator: Coordinator) -> None:
         """Follows the log until `stop` is set; only while this process holds the lead."""
+        pause: float | None = None  # set while reading the positions or the log fails
         while not stop.is_set():
             try:
                 if not coordinator.lead():
                     stop.wait(1.0)
                     continue
                 if self.run_batch() == 0:
-                    coordinator.wait(timeout=0.5)
-            except Exception:  # the store is down, say: keep going, but not in a tight loop
-                log.exception("projection runner: batch failed; retrying shortly")
-                stop.wait(2.0)
+                    retry_in = self._retry_in()
+                    coordinator.wait(timeout=min(IDLE_WAIT, retry_in or IDLE_WAIT))
+                if pause is not None:
+                    log.info("projection runner: database available again")
+                pause = None
+            except Exception as error:  # keep going, but not in a tight loop
+                pause = _pause_after(error, pause)
+                stop.wait(pause)
 
     # ---- internals ------------------------------------------------------------------------
 
     def _ready(self, projection: Projection, now: float) -> bool:
         failure = self.failures.get(projection.tracking_name)
-        return failure is None or failure.retry_at <= now
+        backoff = self._retrying.get(projection.tracking_name)
+        return (failure is None or failure.retry_at <= now) and (
+            backoff is None or backoff.retry_at <= now
+        )
+
+    def _retry_in(self) -> float | None:
+        """Seconds until the next retry after a transient error, if one is still to come.
+
+        Only retries in the future count: one already due was tried by the last batch (or its
+        projection had nothing left to do), so waiting for it would spin."""
+        now = time.monotonic()
+        waits = [b.retry_at - now for b in self._retrying.values() if b.retry_at > now]
+        return min(waits) if waits else None
 
     def _decode(self, notification: Notification) -> Complaint.Event | _UndecodableError:
         try:
@@ -164,25 +269,39 @@ class ProjectionRunner:
         except StaleTrackingError:
             return  # another runner applied it first
         except Exception as error:
-            if len(pending) == 1:
-                self._failed(projection, pending[0][0], error)
+            if is_transient(error):
+                # No event is at fault, so none is sought: event by event, each attempt would
+                # meet the same outage (waiting out a lock timeout) and blame the first event.
+                self._retry_soon([projection], error)
                 return
-            # Find the event that fails, applying the good ones before it.
-            for index, item in enumerate(pending):
-                try:
-                    self._transaction(
-                        projection, pending[index - 1][0] if index else position, [item]
-                    )
-                except StaleTrackingError:
-                    return
-                except Exception as single_error:
+            if not self._isolate(projection, position, pending, error):
+                return
+        self._succeeded(projection)
+
+    def _isolate(
+        self,
+        projection: Projection,
+        position: int,
+        pending: list[tuple[int, Any]],
+        error: Exception,
+    ) -> bool:
+        """Finds the event that fails, applying the good ones before it; returns whether they
+        all went in after all."""
+        if len(pending) == 1:
+            self._failed(projection, pending[0][0], error)
+            return False
+        for index, item in enumerate(pending):
+            try:
+                self._transaction(projection, pending[index - 1][0] if index else position, [item])
+            except StaleTrackingError:
+                return False
+            except Exception as single_error:
+                if is_transient(single_error):  # the database's fault, not this event's
+                    self._retry_soon([projection], single_error)
+                else:
                     self._failed(projection, item[0], single_error)
-                    return
-        had_failed = self.failures.pop(projection.tracking_name, None) is not None
-        if had_failed or projection.tracking_name not in self._cleared:
-            # Also clears a failure another (earlier) process recorded, once per process.
-            self._publish(projection.tracking_name, None)
-            self._cleared.add(projection.tracking_name)
+                return False
+        return True
 
     def _transaction(
         self, projection: Projection, position: int, pending: list[tuple[int, Any]]
@@ -193,8 +312,39 @@ class ProjectionRunner:
             projection.process(cursor, events)
             advance_tracking(cursor, projection.tracking_name, pending[-1][0])
 
+    def _succeeded(self, projection: Projection) -> None:
+        name = projection.tracking_name
+        if self._retrying.pop(name, None) is not None:
+            log.info("projection %s: database available again", projection.name)
+        had_failed = self.failures.pop(name, None) is not None
+        if had_failed or name not in self._cleared:
+            # Also clears a failure another (earlier) process recorded, once per process.
+            self._publish(name, None)
+            self._cleared.add(name)
+
+    def _retry_soon(self, projections: list[Projection], error: Exception) -> None:
+        """Waits out a transient error: no failure row, so no `failing`, and no parking. The
+        transaction rolled back, so each projection retries from its unchanged position."""
+        now = time.monotonic()
+        fresh = False  # warn once an outage begins, not at every retry while it lasts
+        delay = RETRY_FIRST
+        for projection in projections:
+            previous = self._retrying.get(projection.tracking_name)
+            fresh = fresh or previous is None
+            delay = RETRY_FIRST if previous is None else min(previous.delay * 2, RETRY_MAX)
+            self._retrying[projection.tracking_name] = _Backoff(delay, now + delay)
+        log.log(
+            logging.WARNING if fresh else logging.DEBUG,
+            "projection %s: database unavailable, retrying in %.1f s: %s: %s",
+            ", ".join(projection.name for projection in projections),
+            delay,
+            type(error).__name__,
+            error,
+        )
+
     def _failed(self, projection: Projection, at_position: int, error: Exception) -> None:
         now = time.monotonic()
+        self._retrying.pop(projection.tracking_name, None)  # the database answered after all
         previous = self.failures.get(projection.tracking_name)
         if previous is None or previous.position != at_position:
             log.error(
@@ -225,6 +375,23 @@ class ProjectionRunner:
                     )
         except Exception:  # the report is best effort; the log line above has it too
             log.exception("could not record the state of projection %s", name)
+
+
+def _pause_after(error: Exception, previous: float | None) -> float:
+    """How long the worker waits after a batch failed outside any projection's transaction
+    (reading the positions or the log): briefly for an outage, longer while it lasts."""
+    if not is_transient(error):  # not an outage: keep the evidence
+        log.error("projection runner: batch failed; retrying shortly", exc_info=error)
+        return RETRY_MAX
+    pause = RETRY_FIRST if previous is None else min(previous * 2, RETRY_MAX)
+    log.log(
+        logging.WARNING if previous is None else logging.DEBUG,
+        "projection runner: database unavailable, retrying in %.1f s: %s: %s",
+        pause,
+        type(error).__name__,
+        error,
+    )
+    return pause
 
 
 def _events(pending: list[tuple[int, Any]]) -> list[Complaint.Event]:
