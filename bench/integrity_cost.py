@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from api.access_log import AccessLog
 from api.app import build_complaints
-from api.auth import Principal, Role
+from api.http.auth import Principal, Role
+from api.http.schemas import complaint_out
+from api.integrity.access_log import AccessLog
 from api.read_models import build_store
-from api.schemas import complaint_out
 from api.settings import Settings
 from domain.service import Complaints
 from domain.values import Actor, AssignInvestigator, LodgeComplaint, RecordContact
@@ -41,7 +41,7 @@ def _assigned(complaints: Complaints, count: int, lodging: dict[str, Any]) -> li
     ids = []
     for _ in range(count):
         complaint_id = complaints.lodge(command, actor=SUPERVISOR).complaint.id
-        complaints.assign(complaint_id, assign, actor=SUPERVISOR)
+        complaints.act(complaint_id, assign, actor=SUPERVISOR)
         ids.append(complaint_id)
     return ids
 
@@ -68,7 +68,7 @@ def measure(
         try:
             ids = _assigned(complaints, count, lodging)
             results[f"command_{name}_ms"] = _median_ms(
-                lambda i, c=complaints: c.record_contact(
+                lambda i, c=complaints: c.act(
                     i, contact, actor=SUPERVISOR, supervisor=True
                 ),
                 ids,

@@ -25,7 +25,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.auth import mint_token
+from api.http.auth import mint_token
 from bench import integrity_cost
 from bench import scenarios as s
 from bench.load import wrk_available

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 from fastapi.testclient import TestClient
 
-from api.auth import mint_token
+from api.http.auth import mint_token
 
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
 

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import cli
+from api.cli.commands import cli
 from api.settings import Settings
 from tests.ops_support import cli_env, event_count, free_port, is_sqlite, raw_sql, run_cli
 from tests.support import AUDITOR, JWT_SECRET, SUPERVISOR, head_position, lodge

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.cli import this_command
+from api.cli.commands import this_command
 from tests.ops_support import START_TIMEOUT, Server
 
 TOKEN_LINE = re.compile(r"^\s*(COMPLAINTS_JWT_SECRET=\S+ .* token .*)$", re.MULTILINE)

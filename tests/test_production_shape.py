@@ -18,7 +18,7 @@ import yaml
 from compose_spec import PyCompose
 from typer.testing import CliRunner
 
-from api.cli import cli
+from api.cli.commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()

@@ -17,7 +17,7 @@ from uuid import UUID
 import pytest
 
 from api.app import build_complaints
-from api.seed import seed
+from api.cli.seed import seed
 from api.settings import Settings
 from domain.complaint import Complaint
 from domain.rules import local_date

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from api.serving import listening_socket
+from api.cli.serving import listening_socket
 
 
 def nodelay_of_an_accepted_connection(listener: socket.socket) -> int:

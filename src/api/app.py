@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api.access_log import AccessLog
-from api.idempotency import IdempotencyKeys
-from api.limits import BodySizeLimit
-from api.observability import RequestObserver, configure_logging
-from api.problems import index_methods, install_problem_handlers
+from api.eventstore.idempotency import IdempotencyKeys
+from api.eventstore.recorders import check_when_idle
+from api.eventstore.references import reference_numbers_for
+from api.eventstore.schema import schema_guard
+from api.http.limits import BodySizeLimit
+from api.http.observability import RequestObserver, configure_logging
+from api.http.problems import index_methods, install_problem_handlers
+from api.http.routes import audit, commands, complaints, health
+from api.http.routes import read_models as read_model_routes
+from api.integrity.access_log import AccessLog
 from api.read_models import ReadModels
-from api.recorders import check_when_idle
-from api.references import reference_numbers_for
-from api.routes import audit, commands, complaints, health
-from api.routes import read_models as read_model_routes
 from api.settings import Settings, get_settings
 from domain.service import Clock, Complaints, utc_now
-
-# Names "creating the event store's tables" among PostgreSQL advisory locks; the read models'
-# tables have a lock of their own (projections.store.READ_MODEL_SCHEMA_LOCK).
-EVENT_STORE_SCHEMA_LOCK = 0x436F6D7073636D  # "Compscm"
-
-
-@contextmanager
-def schema_guard(settings: Settings) -> Iterator[None]:
-    """Serialises table creation between processes starting at once (replicas, the worker):
-    PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a concurrent twin."""
-    if not settings.is_postgres:
-        # SQLite refuses at once ("database is locked") a twin switching the file to WAL or
-        # creating tables at the same moment; a file lock beside the database makes them queue.
-        settings.prepare_sqlite_folder()  # a fresh clone has no ./var yet
-        with open(f"{settings.sqlite_path}.schema.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
-        return
-    with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as connection:
-        connection.execute("SELECT pg_advisory_lock(%s)", (EVENT_STORE_SCHEMA_LOCK,))
-        yield
 
 
 def build_complaints(settings: Settings, *, clock: Clock = utc_now) -> Complaints:

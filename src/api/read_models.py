@@ -7,11 +7,11 @@ import threading
 import time
 from typing import Any
 
-from api.problems import ProblemError
+from api.http.problems import ProblemError
 from api.settings import Settings
 from domain.service import Complaints
-from projections.case_list import CaseList
-from projections.case_queries import TimeLimits
+from projections.case_list.projection import CaseList
+from projections.case_list.queries import TimeLimits
 from projections.catalogue import PROJECTIONS
 from projections.coordination import PostgresCoordinator, SQLiteCoordinator
 from projections.learning import LearningStatistics

@@ -77,14 +77,14 @@ class Settings(BaseSettings):
             path = self.sqlite_path
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "APPLICATION_RECORDER_TOPIC": "api.recorders:ChainedSQLiteRecorder",
+                "APPLICATION_RECORDER_TOPIC": "api.eventstore.recorders:ChainedSQLiteRecorder",
                 "SQLITE_DBNAME": path,
                 "SQLITE_LOCK_TIMEOUT": str(self.database_timeout),
             }
         url = urlsplit(self.database_url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "api.recorders:ChainedPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "api.eventstore.recorders:ChainedPostgresRecorder",
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": url.hostname or "localhost",
             "POSTGRES_PORT": str(url.port or 5432),

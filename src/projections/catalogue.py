@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from projections.base import Projection
-from projections.case_list import CaseList
+from projections.case_list.projection import CaseList
 from projections.learning import LearningStatistics
 from projections.timeliness import TimelinessStatistics
 

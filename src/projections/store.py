@@ -50,7 +50,7 @@ class StaleTrackingError(Exception):
 
 
 # Names "changing the read models' schema" among PostgreSQL advisory locks.
-SCHEMA_LOCK_KEY = 0x436F6D7076696577  # "Compview"
+READ_MODEL_SCHEMA_LOCK = 0x436F6D7076696577  # "Compview": the read models' tables
 
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
@@ -131,7 +131,7 @@ class ReadStore:
         at the same moment (two processes starting at once), so they take turns."""
         with self.transaction() as cursor:
             if self.dialect == "postgres":
-                cursor.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
+                cursor.execute("SELECT pg_advisory_xact_lock(?)", (READ_MODEL_SCHEMA_LOCK,))
             yield cursor
 
     @contextmanager

@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.idempotency import IdempotencyKeys
+from api.eventstore.idempotency import IdempotencyKeys
 from api.settings import Settings
 from tests.ops_support import raw_sql
 from tests.support import (

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import cli
+from api.cli.commands import cli
 from api.settings import Settings
 from domain.integrity import event_hash
 from tests.ops_support import is_sqlite, raw_sql

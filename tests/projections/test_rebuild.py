@@ -14,8 +14,8 @@ from typing import Any
 import psycopg
 
 from domain.complaint import Complaint
-from projections.case_list import CaseList
-from projections.case_queries import CaseFilter, page
+from projections.case_list.projection import CaseList
+from projections.case_list.queries import CaseFilter, page
 from projections.catalogue import PROJECTIONS
 from projections.learning import LearningStatistics
 from projections.rebuild import rebuild

@@ -47,7 +47,7 @@ from eventsourcing.tests.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from api.recorders import ChainedPostgresRecorder, ChainedSQLiteRecorder
+from api.eventstore.recorders import ChainedPostgresRecorder, ChainedSQLiteRecorder
 from api.settings import Settings
 from domain.service import Complaints
 

@@ -21,8 +21,8 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import authenticate, mint_token
-from api.problems import ProblemError
+from api.http.auth import authenticate, mint_token
+from api.http.problems import ProblemError
 from tests.support import (
     AUDITOR,
     ENDPOINTS,

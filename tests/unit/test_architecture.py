@@ -1,4 +1,11 @@
-"""The domain stands alone: it imports nothing from the API, the projections or the web/db stack."""
+"""Each room of the code imports only what it may: the rule of every room, enforced.
+
+- `domain`: nothing outward (no api, no projections, no web or database stack);
+- `projections`: no HTTP and no event-store adapter (nothing of `api`, no web stack);
+- `api.http`: no database driver (the HTTP layer maps; `api.eventstore.outages` knows drivers);
+- `api.eventstore` and `api.integrity`: no web framework;
+- `api.cli`: no web framework (it starts uvicorn by the app's import path).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,18 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-DOMAIN = SRC / "domain"
-FORBIDDEN = {"api", "projections", "fastapi", "psycopg", "psycopg_pool", "starlette", "uvicorn"}
+WEB = {"fastapi", "starlette", "fastapi_offline"}
+DRIVERS = {"psycopg", "psycopg_pool", "sqlite3"}
+
+# room (a package under src) -> the top-level modules or packages it must not import
+FORBIDDEN: dict[str, set[str]] = {
+    "domain": {"api", "projections", "uvicorn", *WEB, *DRIVERS},
+    "projections": {"api", "uvicorn", *WEB},
+    "api.http": DRIVERS,
+    "api.eventstore": WEB,
+    "api.integrity": WEB,
+    "api.cli": WEB,
+}
 
 
 def imported_modules(source: str, module: str) -> set[str]:
@@ -33,66 +50,79 @@ def imported_modules(source: str, module: str) -> set[str]:
     return found
 
 
-def forbidden_imports(source: str, module: str) -> set[str]:
+def forbidden_imports(source: str, module: str, room: str) -> set[str]:
+    banned = FORBIDDEN[room]
     return {
         name
         for name in imported_modules(source, module)
-        if name.split(".")[0] in FORBIDDEN or name.split(".")[0].startswith("psycopg")
+        if any(name == b or name.startswith(b + ".") for b in banned)
     }
 
 
-def domain_modules() -> dict[str, str]:
+def modules_of(room: str) -> dict[str, str]:
+    folder = SRC.joinpath(*room.split("."))
     return {
         ".".join(path.relative_to(SRC).with_suffix("").parts): path.read_text(encoding="utf-8")
-        for path in sorted(DOMAIN.rglob("*.py"))
+        for path in sorted(folder.rglob("*.py"))
     }
 
 
-def test_the_walk_sees_every_domain_module() -> None:
-    assert {
-        "domain.__init__",
-        "domain.complaint",
-        "domain.errors",
-        "domain.json_mapper",
-        "domain.rules",
-        "domain.service",
-        "domain.values",
-    } <= set(domain_modules())
-
-
-def test_the_domain_imports_nothing_from_the_outer_layers() -> None:
-    offenders = {
-        module: sorted(forbidden_imports(source, module))
-        for module, source in domain_modules().items()
-        if forbidden_imports(source, module)
+def offenders(room: str, modules: dict[str, str]) -> dict[str, list[str]]:
+    return {
+        module: sorted(forbidden_imports(source, module, room))
+        for module, source in modules.items()
+        if forbidden_imports(source, module, room)
     }
-    assert offenders == {}
 
 
-def test_the_domain_does_import_what_it_is_built_on() -> None:
-    # A positive control: the walk does find the domain's real imports
-    everything = set().union(
-        *(imported_modules(source, module) for module, source in domain_modules().items())
-    )
-    assert {"eventsourcing.domain", "pydantic", "domain.rules"} <= everything
+@pytest.mark.parametrize("room", sorted(FORBIDDEN))
+def test_no_room_imports_what_it_must_not(room: str) -> None:
+    modules = modules_of(room)
+    assert modules, f"no modules found for {room}"
+    assert offenders(room, modules) == {}
+
+
+def test_the_walk_sees_every_room_and_its_modules() -> None:
+    assert {"domain.complaint", "domain.rules", "domain.service"} <= set(modules_of("domain"))
+    assert "api.http.routes.commands" in modules_of("api.http")
+    assert "api.eventstore.recorders" in modules_of("api.eventstore")
+    assert "projections.case_list.queries" in modules_of("projections")
+
+
+def test_each_room_does_import_what_it_is_built_on() -> None:
+    # Positive controls: the walk finds real imports, so an empty set above means something
+    def everything(room: str) -> set[str]:
+        return set().union(*(imported_modules(s, m) for m, s in modules_of(room).items()))
+
+    assert {"eventsourcing.domain", "pydantic", "domain.rules"} <= everything("domain")
+    assert "fastapi" in everything("api.http")
+    assert "psycopg" in everything("api.eventstore")
 
 
 @pytest.mark.parametrize(
-    ("source", "found"),
+    ("room", "source", "found"),
     [
-        ("import fastapi", {"fastapi"}),
-        ("from starlette.requests import Request", {"starlette.requests"}),
-        ("import psycopg.rows", {"psycopg.rows"}),
-        ("from psycopg_pool import ConnectionPool", {"psycopg_pool"}),
-        ("from api.settings import Settings", {"api.settings"}),
-        ("from projections import caseload", {"projections"}),
-        ("from ..api import app", {"api"}),
-        ("from .. import api", {"api"}),
-        ("from ..projections.caseload import X", {"projections.caseload"}),
-        ("def f():\n    import uvicorn\n", {"uvicorn"}),
-        ("from . import rules\nfrom .values import Status", set()),
-        ("import eventsourcing.domain\nimport pydantic", set()),
+        ("domain", "import fastapi", {"fastapi"}),
+        ("domain", "from starlette.requests import Request", {"starlette.requests"}),
+        ("domain", "import psycopg.rows", {"psycopg.rows"}),
+        ("domain", "from psycopg_pool import ConnectionPool", {"psycopg_pool"}),
+        ("domain", "from api.settings import Settings", {"api.settings"}),
+        ("domain", "from ..api import app", {"api"}),
+        ("domain", "from .. import api", {"api"}),
+        ("domain", "def f():\n    import uvicorn\n", {"uvicorn"}),
+        ("domain", "from . import rules\nfrom .values import Status", set()),
+        ("projections", "from api.http.auth import Role", {"api.http.auth"}),
+        ("projections", "from api.eventstore.recorders import X", {"api.eventstore.recorders"}),
+        ("projections", "import psycopg", set()),
+        ("api.http", "import sqlite3", {"sqlite3"}),
+        ("api.http", "from psycopg import errors", {"psycopg"}),
+        ("api.http", "from api.eventstore.outages import STORE_OUTAGES", set()),
+        ("api.eventstore", "from fastapi import Request", {"fastapi"}),
+        ("api.integrity", "from starlette.types import Scope", {"starlette.types"}),
+        ("api.cli", "from fastapi import FastAPI", {"fastapi"}),
+        ("api.cli", "import uvicorn", set()),
     ],
 )
-def test_the_check_catches_forbidden_imports(source: str, found: set[str]) -> None:
-    assert forbidden_imports(source, "domain.complaint") == found
+def test_the_check_catches_forbidden_imports(room: str, source: str, found: set[str]) -> None:
+    module = f"{room}.example"
+    assert forbidden_imports(source, module, room) == found

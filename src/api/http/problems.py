@@ -20,10 +20,10 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import openapi
-from api.idempotency import KeyInUseError, KeyReusedError
-from api.outages import STORE_OUTAGES
-from api.validation_messages import in_our_words, is_json
+from api.eventstore.idempotency import KeyInUseError, KeyReusedError
+from api.eventstore.outages import STORE_OUTAGES
+from api.http import openapi
+from api.http.validation_messages import in_our_words, is_json
 from domain.errors import (
     CaseStateError,
     ComplaintContentError,

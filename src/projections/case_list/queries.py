@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from projections.calendar import add_working_days, earliest_start_not_overdue
-from projections.case_list import COLUMNS, OPEN
+from projections.case_list.projection import COLUMNS, OPEN
 from projections.store import Cursor
 
 

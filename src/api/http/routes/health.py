@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict
 
-from api import openapi
-from api.observability import ReadModelCollector, render_metrics
-from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from api.http import openapi
+from api.http.observability import ReadModelCollector, render_metrics
+from api.http.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from domain.service import Complaints
 
 router = APIRouter(tags=["operations"])

@@ -1,8 +1,8 @@
 """Commands: each route maps a request to one call of the application service.
 
 Every command honours `If-Match` (a stale version is 412) and `Idempotency-Key` (a retry gets
-the first answer; see `api.keyed_commands`). The four commands on an existing complaint are one
-shape, built by `_command_route`; only their body, role and links differ.
+the first answer; see `api.eventstore.keyed_commands`). The four commands on an existing
+complaint are one shape, built by `_command_route`; only their body, role and links differ.
 """
 
 # No `from __future__ import annotations` here: the routes built by `_command_route` take their
@@ -16,13 +16,13 @@ from fastapi.openapi.models import Example
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from api import openapi
-from api.auth import Principal, Role
-from api.deps import ComplaintsDep, ExpectedVersionDep, IdempotencyKeyDep, role
-from api.idempotency import Completion, request_hash
-from api.keyed_commands import Answer, KeyedCommands, KeyedRequest, Refused
-from api.problems import PROBLEM_MEDIA_TYPE, domain_problem, problem_responses
-from api.schemas import CommandResultOut, command_result_out
+from api.eventstore.idempotency import Completion, request_hash
+from api.eventstore.keyed_commands import Answer, KeyedCommands, KeyedRequest, Refused
+from api.http import openapi
+from api.http.auth import Principal, Role
+from api.http.deps import ComplaintsDep, ExpectedVersionDep, IdempotencyKeyDep, role
+from api.http.problems import PROBLEM_MEDIA_TYPE, domain_problem, problem_responses
+from api.http.schemas import CommandResultOut, command_result_out
 from domain.errors import DomainError
 from domain.values import (
     Actor,

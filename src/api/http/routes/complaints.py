@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from api.auth import Principal, Role
-from api.deps import ComplaintsDep, role
-from api.openapi import ETAG, LOCATION
-from api.problems import FieldError, ProblemError, problem_responses
-from api.routes.audit import record_access
-from api.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
+from api.http.auth import Principal, Role
+from api.http.deps import ComplaintsDep, role
+from api.http.openapi import ETAG, LOCATION
+from api.http.problems import FieldError, ProblemError, problem_responses
+from api.http.routes.audit import record_access
+from api.http.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 

@@ -1,7 +1,8 @@
 """A command run once per Idempotency-Key: a retry gets the first answer and records nothing.
 
 The route hands over the command and how to word a refusal; this decides whether to run it, to
-replay an earlier answer, or to free the key for a retry, around `api.idempotency`'s claims.
+replay an earlier answer, or to free the key for a retry, around the claims of
+`api.eventstore.idempotency`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from api.idempotency import (
+from api.eventstore.idempotency import (
     Claim,
     ClaimLostError,
     Completion,
@@ -18,7 +19,7 @@ from api.idempotency import (
     KeyInUseError,
     Remembered,
 )
-from api.outages import STORE_OUTAGES
+from api.eventstore.outages import STORE_OUTAGES
 from domain.errors import ConcurrentModificationError, DomainError
 from domain.service import Complaints, Recorded
 

@@ -10,11 +10,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.access_log import AccessLog
-from api.auth import Principal, Role
-from api.deps import ComplaintsDep, role
-from api.integrity import check_complaint, check_log
-from api.problems import ProblemError, problem_responses
+from api.http.auth import Principal, Role
+from api.http.deps import ComplaintsDep, role
+from api.http.problems import ProblemError, problem_responses
+from api.integrity.access_log import AccessLog
+from api.integrity.verification import check_complaint, check_log
 
 router = APIRouter(tags=["audit"])
 Auditor = Annotated[Principal, role(Role.AUDITOR)]

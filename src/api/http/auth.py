@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 
-from api.problems import ProblemError
+from api.http.problems import ProblemError
 
 ALGORITHM = "HS256"
 # A real token is a few hundred bytes; refusing big ones early bounds an attacker's effort.

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from api.auth import Principal
+from api.http.auth import Principal
 from projections.store import ReadStore
 
 _COLUMNS = "entry_id, at, actor_id, actor_name, roles, action, path, complaint_id"

@@ -15,13 +15,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BeforeValidator
 
-from api import openapi
-from api.auth import Principal, Role
-from api.csv_export import learning_csv, timeliness_csv, wants_csv
-from api.deps import role
-from api.problems import FieldError, ProblemError, problem_responses
-from api.read_models import ReadModels
-from api.read_schemas import (
+from api.http import openapi
+from api.http.auth import Principal, Role
+from api.http.csv_export import learning_csv, timeliness_csv, wants_csv
+from api.http.deps import role
+from api.http.problems import FieldError, ProblemError, problem_responses
+from api.http.read_schemas import (
     CaseListItem,
     CaseListPage,
     Caseload,
@@ -30,10 +29,11 @@ from api.read_schemas import (
     OpenCase,
     TimelinessStatisticsOut,
 )
-from api.routes.audit import record_access
+from api.http.routes.audit import record_access
+from api.read_models import ReadModels
 from domain.rules import local_date
 from domain.values import Channel, Status, SubjectKind
-from projections.case_queries import (
+from projections.case_list.queries import (
     CaseFilter,
     InvalidCursorError,
     caseload_summary,

@@ -7,7 +7,7 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from api.http.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 # Request heads: uvicorn only bounds a head that arrives in pieces, so we bound it here too.
 MAX_QUERY_BYTES = 8192

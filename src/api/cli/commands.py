@@ -13,7 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from api.auth import Role, mint_token
+from api.http.auth import Role, mint_token
 from api.settings import Settings, get_settings
 
 cli = typer.Typer(help="Complaints Casework", no_args_is_help=True, add_completion=False)
@@ -70,7 +70,7 @@ def serve(
         import tempfile
 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="complaints-metrics-")
-    from api.serving import serve as serve_http
+    from api.cli.serving import serve as serve_http
 
     serve_http(host, port, workers)
 
@@ -169,7 +169,7 @@ def seed(
     from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from api.app import build_complaints
-    from api.seed import seed as seed_complaints
+    from api.cli.seed import seed as seed_complaints
     from domain.rules import local_date
     from domain.service import utc_now
 
@@ -206,7 +206,7 @@ def verify(
     from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from api.app import build_complaints
-    from api.integrity import check_complaint, check_log
+    from api.integrity.verification import check_complaint, check_log
     from domain.errors import ComplaintNotFoundError
 
     settings = load_settings()

@@ -9,9 +9,9 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import WithJsonSchema
 
-from api.auth import Principal, Role, authenticate, require
-from api.openapi import IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN
-from api.problems import ProblemError
+from api.http.auth import Principal, Role, authenticate, require
+from api.http.openapi import IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN
+from api.http.problems import ProblemError
 from domain.service import Complaints
 
 
@@ -20,7 +20,7 @@ def get_complaints(request: Request) -> Complaints:
     return complaints
 
 
-# Declares the bearer scheme in the OpenAPI document; the checks are ours (`api.auth`).
+# Declares the bearer scheme in the OpenAPI document; the checks are ours (`api.http.auth`).
 _bearer = HTTPBearer(auto_error=False, description="A JWT signed by the server (HS256)")
 
 
