@@ -76,7 +76,6 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         stores.idempotency.start_forgetting()
         app.state.complaints = stores.complaints
         app.state.read_models = stores.read_models
-        app.state.read_model_status = stores.read_models.status
         app.state.idempotency = stores.idempotency
         app.state.access_log = stores.access_log
         try:

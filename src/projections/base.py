@@ -36,27 +36,27 @@ class Projection:
     indexes: ClassVar[tuple[Index, ...]] = ()
 
     def __init__(self, *, shadow: bool = False) -> None:
-        self.shadow = shadow
         suffix = SHADOW_SUFFIX if shadow else ""
-        self.t = {logical: logical + suffix for logical in self.tables}
+        # The name each of its tables has in the database: a rebuild's shadow copies differ.
+        self.table = {logical: logical + suffix for logical in self.tables}
         self.tracking_name = self.name + suffix
 
     def create_statements(self) -> list[str]:
         statements = [
-            f"CREATE TABLE IF NOT EXISTS {self.t[logical]} ({columns})"
+            f"CREATE TABLE IF NOT EXISTS {self.table[logical]} ({columns})"
             for logical, columns in self.tables.items()
         ]
         statements += [self.index_statement(index) for index in self.indexes]
         return statements
 
     def index_name(self, index: Index) -> str:
-        return f"{self.t[index.table]}_{index.name}_idx"
+        return f"{self.table[index.table]}_{index.name}_idx"
 
     def index_statement(self, index: Index) -> str:
         where = f" WHERE {index.where}" if index.where else ""
         return (
             f"CREATE INDEX IF NOT EXISTS {self.index_name(index)} "
-            f"ON {self.t[index.table]} ({index.columns}){where}"
+            f"ON {self.table[index.table]} ({index.columns}){where}"
         )
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:

@@ -43,7 +43,10 @@ class LearningStatistics(Projection):
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         state = load_rows(
-            cursor, self.t["learning_complaints"], _STATE, [str(e.originator_id) for e in events]
+            cursor,
+            self.table["learning_complaints"],
+            _STATE,
+            [str(e.originator_id) for e in events],
         )
         deltas: Counter[tuple[Any, ...]] = Counter()
         for known, event in unapplied(state, events, _first_row):
@@ -51,15 +54,15 @@ class LearningStatistics(Projection):
                 _count_lodged(deltas, known["lodged_on"], event)
             for dimension, value in _categories(event):
                 deltas[(known["lodged_on"], dimension, value)] += 1
-        upsert_rows(cursor, self.t["learning_complaints"], _STATE, list(state.values()))
-        add_counts(cursor, self.t["learning_counts"], _KEYS, deltas)
+        upsert_rows(cursor, self.table["learning_complaints"], _STATE, list(state.values()))
+        add_counts(cursor, self.table["learning_counts"], _KEYS, deltas)
 
     def query(
         self, cursor: Cursor, lodged_from: date | None, lodged_to: date | None
     ) -> dict[str, Any]:
         where, params = period_filter(lodged_from, lodged_to)
         cursor.execute(
-            f"SELECT dimension, value, SUM(n) FROM {self.t['learning_counts']} "
+            f"SELECT dimension, value, SUM(n) FROM {self.table['learning_counts']} "
             f"WHERE {where} GROUP BY dimension, value ORDER BY dimension, value",
             params,
         )

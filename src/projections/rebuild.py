@@ -39,7 +39,7 @@ def rebuild(
 
 def _prepare_shadow(store: ReadStore, shadow: Projection) -> None:
     with store.schema_transaction() as cursor:
-        for table in shadow.t.values():
+        for table in shadow.table.values():
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(
             "DELETE FROM projection_tracking WHERE projection = ?", (shadow.tracking_name,)
@@ -60,11 +60,11 @@ def _swap(
         ):
             shadow.process(cursor, [complaints.mapper.to_domain_event(n) for n in notifications])  # type: ignore[misc]
             position = notifications[-1].id
-        for logical, table in live.t.items():
+        for logical, table in live.table.items():
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute(f"ALTER TABLE {shadow.t[logical]} RENAME TO {table}")
+            cursor.execute(f"ALTER TABLE {shadow.table[logical]} RENAME TO {table}")
             if store.dialect == "postgres":  # the primary key's index keeps its old name
-                cursor.execute(f"ALTER INDEX {shadow.t[logical]}_pkey RENAME TO {table}_pkey")
+                cursor.execute(f"ALTER INDEX {shadow.table[logical]}_pkey RENAME TO {table}_pkey")
         for index in live.indexes:
             if store.dialect == "postgres":
                 cursor.execute(

@@ -99,7 +99,6 @@ def is_transient(error: BaseException) -> bool:
 class Failure:
     error: str
     position: int
-    at: float
     retry_at: float
 
 
@@ -356,7 +355,6 @@ class ProjectionRunner:
         failure = Failure(
             error=f"{type(error).__name__}: {error}",
             position=at_position,
-            at=previous.at if previous else now,
             retry_at=now + self.retry_seconds,
         )
         self.failures[projection.tracking_name] = failure

@@ -36,20 +36,20 @@ class TimelinessStatistics(Projection):
     }
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
-        table = self.t["timeliness_complaints"]
+        table = self.table["timeliness_complaints"]
         state = load_rows(cursor, table, _STATE, [str(e.originator_id) for e in events])
         deltas: Counter[tuple[Any, ...]] = Counter()
         for row, event in unapplied(state, events, _first_row):
             _measure(row, event, deltas)
         upsert_rows(cursor, table, _STATE, list(state.values()))
-        add_counts(cursor, self.t["timeliness_counts"], _KEYS, deltas)
+        add_counts(cursor, self.table["timeliness_counts"], _KEYS, deltas)
 
     def query(
         self, cursor: Cursor, lodged_from: date | None, lodged_to: date | None
     ) -> dict[str, Any]:
         where, params = period_filter(lodged_from, lodged_to)
         cursor.execute(
-            f"SELECT measure, unit, days, SUM(n) FROM {self.t['timeliness_counts']} "
+            f"SELECT measure, unit, days, SUM(n) FROM {self.table['timeliness_counts']} "
             f"WHERE {where} GROUP BY measure, unit, days",
             params,
         )

@@ -53,7 +53,7 @@ class Tally(Projection):
     tables: ClassVar[dict[str, str]] = {"tally": "kind TEXT PRIMARY KEY, n BIGINT NOT NULL"}
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
-        table = self.t["tally"]
+        table = self.table["tally"]
         for kind, n in sorted(Counter(type(event).__name__ for event in events).items()):
             cursor.execute(
                 f"INSERT INTO {table} (kind, n) VALUES (?, ?) "
@@ -103,7 +103,7 @@ def dump(url: str, *, shadow: bool = False) -> Rows:
     names = {
         logical: physical
         for projection in fresh_projections(shadow=shadow)
-        for logical, physical in projection.t.items()
+        for logical, physical in projection.table.items()
     }
     rows = select_all(url, names.values())
     result = {logical: rows[physical] for logical, physical in names.items()}
@@ -139,7 +139,7 @@ def clean_build(url: str) -> Rows:
         rows = dump(url, shadow=True)
         with runner.store.transaction() as cursor:
             for projection in runner.projections:
-                for table in projection.t.values():
+                for table in projection.table.values():
                     cursor.execute(f"DROP TABLE {table}")
                 cursor.execute(
                     "DELETE FROM projection_tracking WHERE projection = ?",

@@ -185,7 +185,7 @@ def test_readers_during_a_rebuild_see_the_old_or_the_new_complete_model(historie
             while not stop.is_set():
                 with store.reading() as cursor:
                     LearningStatistics().query(cursor, None, None)
-                    page(cursor, CaseList().t["case_list"], CaseFilter(), limit=20, after=None)
+                    page(cursor, CaseList().table["case_list"], CaseFilter(), limit=20, after=None)
                 store.positions()
         finally:
             store.close()

@@ -59,7 +59,7 @@ class CaseList(Projection):
     )
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
-        table = self.t["case_list"]
+        table = self.table["case_list"]
         rows = load_rows(cursor, table, COLUMNS, [str(e.originator_id) for e in events])
         for row, event in unapplied(rows, events, _lodged_row):
             _apply(row, event)

@@ -88,9 +88,9 @@ def ready(request: Request) -> JSONResponse:
         dependencies["event_store"] = {"status": "down", "error": type(error).__name__}
         head = None
     body: dict[str, Any] = {"dependencies": dependencies}
-    readiness = getattr(request.app.state, "read_model_status", None)
-    if readiness is not None and head is not None:
-        body["read_models"] = readiness(head)
+    read_models = getattr(request.app.state, "read_models", None)
+    if read_models is not None and head is not None:
+        body["read_models"] = read_models.status(head)
     if head is None:
         body |= {
             "type": PROBLEM_BASE + "not-ready",
@@ -117,6 +117,6 @@ def metrics(request: Request) -> Response:
 
     def status() -> tuple[int, dict[str, Any]]:
         head = complaints.head_position()
-        return head, request.app.state.read_model_status(head)
+        return head, request.app.state.read_models.status(head)
 
     return Response(render_metrics(ReadModelCollector(status)), media_type=CONTENT_TYPE_LATEST)

@@ -122,7 +122,7 @@ def list_complaints(
     try:
         with models.store.reading() as db:
             rows, next_cursor = page(
-                db, models.case_list.t["case_list"], filters, limit=limit, after=cursor
+                db, models.case_list.table["case_list"], filters, limit=limit, after=cursor
             )
     except InvalidCursorError as error:
         raise ProblemError(400, "invalid-cursor", "The cursor is not valid", str(error)) from None
@@ -164,7 +164,7 @@ def get_caseload(
     models = _caught_up(request, response, "case_list", min_position, wait_ms)
     with models.store.reading() as db:
         summary = caseload_summary(
-            db, models.case_list.t["case_list"], models.limits, _today(request)
+            db, models.case_list.table["case_list"], models.limits, _today(request)
         )
     caseload = Caseload.model_validate(summary)
     record_access(request, principal, "read_caseload", None)
@@ -192,7 +192,7 @@ def get_investigator_caseload(
     models = _caught_up(request, response, "case_list", min_position, wait_ms)
     with models.store.reading() as db:
         cases = investigator_cases(
-            db, models.case_list.t["case_list"], investigator_id, models.limits, _today(request)
+            db, models.case_list.table["case_list"], investigator_id, models.limits, _today(request)
         )
     shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
     answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": shown})
