@@ -5,13 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
-from api.http.problems import ProblemError
 from api.settings import Settings
 from domain.service import Complaints
 from projections.case_list.projection import CaseList
-from projections.case_list.queries import TimeLimits
+from projections.case_list.queries import (
+    CaseFilter,
+    TimeLimits,
+    caseload_summary,
+    investigator_cases,
+    page,
+)
 from projections.catalogue import PROJECTIONS
 from projections.coordination import PostgresCoordinator, SQLiteCoordinator
 from projections.learning import LearningStatistics
@@ -23,9 +29,21 @@ log = logging.getLogger("complaints.projections")
 POLL_SECONDS = 0.005
 
 
+class ProjectionBehindError(Exception):
+    """A read model had not reached the position asked for within the wait allowed."""
+
+    def __init__(self, projection: str, position: int, wanted: int) -> None:
+        super().__init__(f"{projection} is at {position}, not yet {wanted}")
+        self.projection, self.position, self.wanted = projection, position, wanted
+
+
 def build_store(settings: Settings) -> ReadStore:
     if settings.is_postgres:
-        return ReadStore(conninfo=settings.postgres_conninfo(), timeout=settings.database_timeout)
+        return ReadStore(
+            conninfo=settings.postgres_conninfo(),
+            timeout=settings.database_timeout,
+            pool_size=settings.read_pool_size,
+        )
     return ReadStore(sqlite_path=settings.sqlite_path)
 
 
@@ -89,13 +107,33 @@ class ReadModels:
             position = self.store.position(projection)
             if position >= min_position:
                 return position
-        raise ProblemError(
-            503,
-            "projection-behind",
-            "The read model has not caught up yet",
-            f"The {projection} read model is at position {position}, not yet {min_position}.",
-            headers={"Retry-After": "1", "X-Projection-Position": str(position)},
-        )
+        raise ProjectionBehindError(projection, position, min_position)
+
+    # ---- queries: what the routes read, each in one snapshot of the read store -------------
+
+    def case_page(
+        self, filters: CaseFilter, *, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the case list, newest first (InvalidCursorError for a foreign cursor)."""
+        with self.store.reading() as db:
+            return page(db, self.case_list.table["case_list"], filters, limit=limit, after=after)
+
+    def caseload(self, today: date) -> dict[str, Any]:
+        with self.store.reading() as db:
+            return caseload_summary(db, self.case_list.table["case_list"], self.limits, today)
+
+    def cases_of(self, investigator_id: str, today: date) -> list[dict[str, Any]]:
+        with self.store.reading() as db:
+            return investigator_cases(
+                db, self.case_list.table["case_list"], investigator_id, self.limits, today
+            )
+
+    def statistics(
+        self, name: Literal["learning", "timeliness"], period: tuple[date | None, date | None]
+    ) -> dict[str, Any]:
+        projection = self.learning if name == "learning" else self.timeliness
+        with self.store.reading() as db:
+            return projection.query(db, *period)
 
     def status(self, head: int) -> dict[str, Any]:
         positions = self.store.positions()

@@ -70,7 +70,12 @@ class ReadStore:
     dialect: str
 
     def __init__(
-        self, *, sqlite_path: str | None = None, conninfo: str | None = None, timeout: float = 5
+        self,
+        *,
+        sqlite_path: str | None = None,
+        conninfo: str | None = None,
+        timeout: float = 5,
+        pool_size: int = 8,
     ) -> None:
         if (sqlite_path is None) == (conninfo is None):
             raise ValueError("give exactly one of sqlite_path and conninfo")
@@ -82,7 +87,7 @@ class ReadStore:
             self._pool = ConnectionPool(
                 conninfo,
                 min_size=1,
-                max_size=8,
+                max_size=pool_size,
                 open=True,
                 timeout=timeout,
                 kwargs={"autocommit": True},

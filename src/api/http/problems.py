@@ -24,6 +24,7 @@ from api.eventstore.idempotency import KeyInUseError, KeyReusedError
 from api.eventstore.outages import STORE_OUTAGES
 from api.http import openapi
 from api.http.validation_messages import in_our_words, is_json
+from api.read_models import ProjectionBehindError
 from domain.errors import (
     CaseStateError,
     ComplaintContentError,
@@ -33,6 +34,7 @@ from domain.errors import (
     NotAssignedInvestigatorError,
     VersionMismatchError,
 )
+from projections.case_list.queries import InvalidCursorError
 
 PROBLEM_BASE = "https://complaints.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -251,7 +253,9 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     detail = str(error.detail)
     if error.status_code == 405:
         # Starlette's own Allow stands for the routes outside our routers (the docs pages).
-        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        # (sorted: Starlette joins a set, so its order changes from one process to the next)
+        theirs = ", ".join(sorted(m.strip() for m in headers.get("Allow", "").split(",")))
+        headers["Allow"] = _allowed_methods(request) or theirs
         detail = f"{request.method} is not served here; this path serves {headers['Allow']}."
     return problem_response(error.status_code, slug, title, detail, headers=headers)
 
@@ -264,6 +268,22 @@ async def _database_unavailable(_: Request, error: Exception) -> JSONResponse:
     else:
         log.warning("database unavailable: %s", type(error).__name__)
     return _unavailable()
+
+
+async def _invalid_cursor(_: Request, error: Exception) -> JSONResponse:
+    return problem_response(400, "invalid-cursor", "The cursor is not valid", str(error))
+
+
+async def _projection_behind(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ProjectionBehindError)
+    return problem_response(
+        503,
+        "projection-behind",
+        "The read model has not caught up yet",
+        f"The {error.projection} read model is at position {error.position}, "
+        f"not yet {error.wanted}.",
+        headers={"Retry-After": "1", "X-Projection-Position": str(error.position)},
+    )
 
 
 async def _key_in_use(_: Request, error: Exception) -> JSONResponse:
@@ -294,6 +314,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(InvalidCursorError, _invalid_cursor)
+    app.add_exception_handler(ProjectionBehindError, _projection_behind)
     app.add_exception_handler(KeyInUseError, _key_in_use)
     app.add_exception_handler(KeyReusedError, _key_reused)
     for outage in STORE_OUTAGES:

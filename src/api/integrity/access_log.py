@@ -9,6 +9,8 @@ read, or none for caseload reads.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import queue
 import threading
@@ -19,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from api.http.auth import Principal
+from projections.case_list.queries import InvalidCursorError
 from projections.store import ReadStore
 
 _COLUMNS = "entry_id, at, actor_id, actor_name, roles, action, path, complaint_id"
@@ -131,3 +134,26 @@ class AccessLog:
         ]
         more = len(rows) > limit
         return entries, (entries[-1].entry_id if more and entries else None)
+
+    def page(
+        self, complaint_id: UUID | None, *, cursor: str | None, limit: int
+    ) -> tuple[list[AccessEntry], str | None]:
+        """One page of `entries`, continued by the opaque cursor the previous page gave."""
+        entries, last = self.entries(complaint_id, after=_entry_after(cursor), limit=limit)
+        return entries, (_cursor_at(last) if last else None)
+
+
+def _cursor_at(entry_id: int) -> str:
+    return base64.urlsafe_b64encode(str(entry_id).encode()).decode().rstrip("=")
+
+
+def _entry_after(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        after = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        after = -1
+    if not 0 <= after < 2**62:  # also keeps it within a database integer
+        raise InvalidCursorError("Use a cursor this server gave out.")
+    return after

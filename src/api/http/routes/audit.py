@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 from uuid import UUID
 
@@ -12,7 +10,7 @@ from pydantic import BaseModel
 
 from api.http.auth import Principal, Role
 from api.http.deps import ComplaintsDep, role
-from api.http.problems import ProblemError, problem_responses
+from api.http.problems import problem_responses
 from api.integrity.access_log import AccessLog
 from api.integrity.verification import check_complaint, check_log
 
@@ -105,27 +103,10 @@ def verify_log(_: Auditor, complaints: ComplaintsDep) -> LogVerification:
     )
 
 
-def _after(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        after = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        after = -1
-    if not 0 <= after < 2**62:  # also keeps it within a database integer
-        raise ProblemError(
-            400, "invalid-cursor", "The cursor is not valid", "Use a cursor this server gave out."
-        )
-    return after
-
-
 def _page(
     request: Request, complaint_id: UUID | None, limit: int, cursor: str | None
 ) -> AccessLogPage:
-    entries, last = access_log(request).entries(complaint_id, after=_after(cursor), limit=limit)
-    next_cursor = (
-        base64.urlsafe_b64encode(str(last).encode()).decode().rstrip("=") if last else None
-    )
+    entries, next_cursor = access_log(request).page(complaint_id, cursor=cursor, limit=limit)
     return AccessLogPage(
         complaint_id=complaint_id,
         entries=[AccessEntryOut.model_validate(entry, from_attributes=True) for entry in entries],

@@ -6,20 +6,18 @@ from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
-from api.http.auth import Principal, Role
-from api.http.deps import ComplaintsDep, role
+from api.http.deps import ComplaintsDep
 from api.http.openapi import ETAG, LOCATION
-from api.http.problems import FieldError, ProblemError, problem_responses
+from api.http.permissions import Moment, Reader, moment_for
+from api.http.problems import problem_responses
 from api.http.routes.audit import record_access
 from api.http.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
-
-Reader = Annotated[Principal, role(Role.CASEWORKER, Role.AUDITOR)]
 
 
 class FoundOut(BaseModel):
@@ -59,37 +57,14 @@ def get_complaint(
     principal: Reader,
     complaints: ComplaintsDep,
     response: Response,
-    as_of_version: Annotated[
-        int | None, Query(ge=1, le=1_000_000, description="Auditors: the state after event N")
-    ] = None,
-    as_of: Annotated[
-        AwareDatetime | None, Query(description="Auditors: the state at this recorded instant")
-    ] = None,
+    moment: Annotated[Moment, Depends(moment_for)],
 ) -> ComplaintOut:
-    if (as_of_version is not None or as_of is not None) and not principal.has(Role.AUDITOR):
-        raise ProblemError(
-            403,
-            "forbidden",
-            "Not allowed for your role",
-            "Only auditors may see a complaint as it stood in the past.",
-        )
-    if as_of_version is not None and as_of is not None:
-        raise ProblemError(
-            422,
-            "validation-error",
-            "The request is not valid",
-            "Give as_of_version or as_of, not both.",
-            errors=[
-                FieldError(field="as_of_version", message="cannot be given with as_of"),
-                FieldError(field="as_of", message="cannot be given with as_of_version"),
-            ],
-        )
-    if as_of is not None:
-        complaint = complaints.get_complaint_as_of(complaint_id, as_of)
+    if moment.at is not None:
+        complaint = complaints.get_complaint_as_of(complaint_id, moment.at)
     else:
-        complaint = complaints.get_complaint(complaint_id, version=as_of_version)
+        complaint = complaints.get_complaint(complaint_id, version=moment.version)
     response.headers["ETag"] = f'"{complaint.version}"'
-    action = "read_complaint" if as_of is None and as_of_version is None else "read_complaint_as_of"
+    action = "read_complaint" if moment == Moment() else "read_complaint_as_of"
     record_access(request, principal, action, complaint_id)
     return complaint_out(complaint)
 

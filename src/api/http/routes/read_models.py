@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BeforeValidator
 
@@ -19,6 +19,7 @@ from api.http import openapi
 from api.http.auth import Principal, Role
 from api.http.csv_export import learning_csv, timeliness_csv, wants_csv
 from api.http.deps import role
+from api.http.permissions import CaseListView, case_list_view, caseload_reader
 from api.http.problems import FieldError, ProblemError, problem_responses
 from api.http.read_schemas import (
     CaseListItem,
@@ -33,16 +34,7 @@ from api.http.routes.audit import record_access
 from api.read_models import ReadModels
 from domain.rules import local_date
 from domain.values import Channel, Status, SubjectKind
-from projections.case_list.queries import (
-    CaseFilter,
-    InvalidCursorError,
-    caseload_summary,
-    due,
-    investigator_cases,
-    page,
-)
-from projections.learning import LearningStatistics
-from projections.timeliness import TimelinessStatistics
+from projections.case_list.queries import CaseFilter, due
 
 router = APIRouter(tags=["read models"])
 
@@ -59,10 +51,8 @@ MinPosition = Annotated[
     int | None, Query(ge=0, description="Wait until the read model has processed this position")
 ]
 WaitMs = Annotated[int, Query(ge=0, le=10_000, description="How long to wait, in milliseconds")]
-Lister = Annotated[Principal, role(Role.CASEWORKER, Role.SUPERVISOR, Role.AUDITOR, Role.ANALYST)]
 StatisticsReader = Annotated[Principal, role(Role.ANALYST, Role.SUPERVISOR, Role.AUDITOR)]
 Supervisor = Annotated[Principal, role(Role.SUPERVISOR)]
-Caseworker = Annotated[Principal, role(Role.CASEWORKER)]
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}},
@@ -99,9 +89,8 @@ def _caught_up(
 def list_complaints(
     request: Request,
     response: Response,
-    principal: Lister,
+    view: Annotated[CaseListView, Depends(case_list_view)],
     status: Status | None = None,
-    investigator_id: Annotated[str | None, Query(max_length=100)] = None,
     subject_kind: SubjectKind | None = None,
     channel: Channel | None = None,
     lodged_from: IsoDate | None = None,
@@ -111,24 +100,15 @@ def list_complaints(
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> CaseListPage:
-    anonymised = not principal.has_any(Role.CASEWORKER, Role.AUDITOR)
-    if anonymised and investigator_id is not None:
-        raise ProblemError(
-            403, "forbidden", "Not allowed for your role", "Analysts cannot select by investigator."
-        )
     _check_range(lodged_from, lodged_to, ("lodged_from", "lodged_to"))
     models = _caught_up(request, response, "case_list", min_position, wait_ms)
-    filters = CaseFilter(status, investigator_id, subject_kind, channel, lodged_from, lodged_to)
-    try:
-        with models.store.reading() as db:
-            rows, next_cursor = page(
-                db, models.case_list.table["case_list"], filters, limit=limit, after=cursor
-            )
-    except InvalidCursorError as error:
-        raise ProblemError(400, "invalid-cursor", "The cursor is not valid", str(error)) from None
-    items = [_case_item(row, models, anonymised) for row in rows]
-    if not anonymised:  # investigators' names are personal data too
-        record_access(request, principal, "read_case_list", None)
+    filters = CaseFilter(
+        status, view.investigator_id, subject_kind, channel, lodged_from, lodged_to
+    )
+    rows, next_cursor = models.case_page(filters, limit=limit, after=cursor)
+    items = [_case_item(row, models, view.anonymised) for row in rows]
+    if not view.anonymised:  # investigators' names are personal data too
+        record_access(request, view.principal, "read_case_list", None)
     return CaseListPage(items=items, next_cursor=next_cursor)
 
 
@@ -162,11 +142,7 @@ def get_caseload(
     wait_ms: WaitMs = 2000,
 ) -> Caseload:
     models = _caught_up(request, response, "case_list", min_position, wait_ms)
-    with models.store.reading() as db:
-        summary = caseload_summary(
-            db, models.case_list.table["case_list"], models.limits, _today(request)
-        )
-    caseload = Caseload.model_validate(summary)
+    caseload = Caseload.model_validate(models.caseload(_today(request)))
     record_access(request, principal, "read_caseload", None)
     return caseload
 
@@ -181,19 +157,12 @@ def get_investigator_caseload(
     investigator_id: str,
     request: Request,
     response: Response,
-    principal: Caseworker,
+    principal: Annotated[Principal, Depends(caseload_reader)],
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> InvestigatorCases:
-    if not principal.has(Role.SUPERVISOR) and principal.id != investigator_id:
-        raise ProblemError(
-            403, "forbidden", "Not allowed for your role", "A caseworker sees only their own cases."
-        )
     models = _caught_up(request, response, "case_list", min_position, wait_ms)
-    with models.store.reading() as db:
-        cases = investigator_cases(
-            db, models.case_list.table["case_list"], investigator_id, models.limits, _today(request)
-        )
+    cases = models.cases_of(investigator_id, _today(request))
     shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
     answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": shown})
     record_access(request, principal, "read_caseload", None)
@@ -224,7 +193,7 @@ To = Annotated[IsoDate | None, Query(alias="to", description="Last lodged date")
 def _statistics(
     request: Request,
     response: Response,
-    projection: LearningStatistics | TimelinessStatistics,
+    name: Literal["learning", "timeliness"],
     model: type[LearningStatisticsOut] | type[TimelinessStatisticsOut],
     as_csv: Callable[[dict[str, Any]], str],
     period: tuple[date | None, date | None],
@@ -232,9 +201,8 @@ def _statistics(
 ) -> Any:
     """One statistics answer: the figures of the range, as JSON or (Accept: text/csv) CSV."""
     _check_range(*period)
-    models = _caught_up(request, response, projection.name, *consistency)
-    with models.store.reading() as db:
-        figures = projection.query(db, *period)
+    models = _caught_up(request, response, name, *consistency)
+    figures = models.statistics(name, period)
     body = model.model_validate({"from": period[0], "to": period[1], **figures})
     if wants_csv(request):
         headers = dict(response.headers)
@@ -257,11 +225,10 @@ def learning_statistics(
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Any:
-    projection = _read_models(request).learning
     return _statistics(
         request,
         response,
-        projection,
+        "learning",
         LearningStatisticsOut,
         learning_csv,
         (lodged_from, lodged_to),
@@ -284,11 +251,10 @@ def timeliness_statistics(
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Any:
-    projection = _read_models(request).timeliness
     return _statistics(
         request,
         response,
-        projection,
+        "timeliness",
         TimelinessStatisticsOut,
         timeliness_csv,
         (lodged_from, lodged_to),
