@@ -15,7 +15,6 @@ tries again from the same position after a short pause that grows while the outa
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,14 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import eventsourcing.persistence
-import psycopg
-import psycopg_pool
 from eventsourcing.persistence import Notification
 
 from domain.complaint import Complaint
 from domain.service import Complaints
 from projections.base import Projection
+from projections.outages import is_transient
 from projections.store import ReadStore, StaleTrackingError, advance_tracking, claim_tracking
 
 log = logging.getLogger("complaints.projections")
@@ -40,59 +37,6 @@ log = logging.getLogger("complaints.projections")
 RETRY_FIRST = 0.1
 RETRY_MAX = 2.0
 IDLE_WAIT = 0.5  # how long the worker waits for new events before looking again
-
-# SQLite result codes (the primary code: the low byte of an extended one) for a file that is
-# busy, locked or out of reach for now; and SQLite's messages for them, for an error that
-# carries no code (one raised by hand, say).
-_SQLITE_TRANSIENT_CODES = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_CANTOPEN,
-        sqlite3.SQLITE_PROTOCOL,
-    }
-)
-_SQLITE_TRANSIENT_MESSAGES = (
-    "database is locked",
-    "database table is locked",
-    "database schema is locked",
-    "disk i/o error",
-    "database or disk is full",
-    "unable to open database file",
-    "locking protocol",
-)
-# PostgreSQL SQLSTATE classes of an outage or of contention: 08 connection exception, 40
-# transaction rollback (serialization failure, deadlock), 53 insufficient resources, 57 operator
-# intervention (shutdown, cancel, starting up), 58 system error; and 55P03 lock_not_available.
-# Not 54, program limit exceeded: a statement too big stays too big however often it is tried.
-_POSTGRES_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
-_POSTGRES_TRANSIENT_STATES = frozenset({"55P03"})
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether `error` is the database being unavailable or contended, which passes if retried,
-    rather than something about the events being processed, which would fail again."""
-    if isinstance(error, TimeoutError | ConnectionError):
-        return True
-    if isinstance(
-        error, eventsourcing.persistence.OperationalError | eventsourcing.persistence.InterfaceError
-    ):
-        return True  # the event store's wrappers of an outage (its recorders retry these too)
-    if isinstance(error, sqlite3.OperationalError):
-        code = getattr(error, "sqlite_errorcode", None)
-        if code is not None:
-            return code & 0xFF in _SQLITE_TRANSIENT_CODES
-        return str(error).lower().startswith(_SQLITE_TRANSIENT_MESSAGES)
-    if isinstance(error, psycopg_pool.PoolClosed):
-        return False  # this process closed its own store: retrying would never end
-    if isinstance(error, psycopg.OperationalError):
-        state = error.sqlstate
-        if state is None:  # raised by the client: connection refused or lost, pool timeout
-            return True
-        return state[:2] in _POSTGRES_TRANSIENT_CLASSES or state in _POSTGRES_TRANSIENT_STATES
-    return False
 
 
 @dataclass

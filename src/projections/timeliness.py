@@ -1,7 +1,8 @@
 """Timeliness statistics: how long from lodging to assignment, first contact and resolution.
 
-Each duration is kept as a histogram of whole days (working and calendar), per day and month of
-lodging, so count, mean, median and p90 over any date range come from a few hundred rows.
+Each duration is kept as a histogram of whole days (working and calendar), per day, month and
+year of lodging (`projections.counters`), so count, mean, median and p90 over any date range
+come from a few hundred rows.
 """
 
 from __future__ import annotations

@@ -100,7 +100,24 @@ def _once(method: Any) -> Any:
     return getattr(method, "__wrapped__", method)
 
 
-class ChainedPostgresRecorder(PostgresApplicationRecorder):
+class _Chained:
+    """What both recorders share: events come with an optional companion (`record_with`)
+    written in their transaction; each store inserts them its own way."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        return self._insert_events_with(stored_events, kwargs.get("record_with"))
+
+    def _insert_events_with(
+        self, stored_events: Sequence[StoredEvent], companion: Companion | None
+    ) -> list[int]:
+        raise NotImplementedError
+
+
+class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
     select_events = _once(PostgresApplicationRecorder.select_events)
     select_notifications = _once(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _once(PostgresApplicationRecorder.max_notification_id)
@@ -121,12 +138,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "%s::bytea[], %s::bytea[]) RETURNING notification_id"
         ).format(table)
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        if not stored_events:
-            return []
-        companion: Companion | None = kwargs.get("record_with")
+    def _insert_events_with(
+        self, stored_events: Sequence[StoredEvent], companion: Companion | None
+    ) -> list[int]:
         failure: Exception | None = None
         positions: list[int] = []
         # Pipelined: the lock, the wake-up and both hash look-ups travel in one round trip, the
@@ -219,7 +233,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             return [_link(row) for row in cursor.fetchall()]
 
 
-class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+class ChainedSQLiteRecorder(_Chained, SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name} (originator_id TEXT, "
@@ -227,12 +241,9 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             "log_hash BLOB, PRIMARY KEY (originator_id, originator_version))"
         ]
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        if not stored_events:
-            return []
-        companion: Companion | None = kwargs.get("record_with")
+    def _insert_events_with(
+        self, stored_events: Sequence[StoredEvent], companion: Companion | None
+    ) -> list[int]:
         with self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor().sqlite_cursor
             # IMMEDIATE: take the write lock before reading the previous hashes, so that
