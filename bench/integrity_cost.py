@@ -68,9 +68,7 @@ def measure(
         try:
             ids = _assigned(complaints, count, lodging)
             results[f"command_{name}_ms"] = _median_ms(
-                lambda i, c=complaints: c.act(
-                    i, contact, actor=SUPERVISOR, supervisor=True
-                ),
+                lambda i, c=complaints: c.act(i, contact, actor=SUPERVISOR, supervisor=True),
                 ids,
             )
         finally:

@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
     Recording,
     Transcoder,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import Environment, EnvType, get_topic
 
 from domain.complaint import Complaint, complaint_id_for
 from domain.errors import (
@@ -91,6 +91,12 @@ class Complaints(Application[UUID]):
         self.earliest_receipt = earliest_receipt
         # Called with the new head position after each save (wakes in-process projections).
         self.on_recorded: list[Callable[[int], None]] = []
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the configuration given: the library would also merge in the whole process
+        environment, so that a stray COMPLAINTS_SQLITE_DBNAME could point the events at another
+        file than the read models; the settings are the one reader of the environment."""
+        return Environment(name, {**type(self).env, **(env or {})})
 
     def construct_mapper(self) -> Mapper[UUID]:
         return JsonMapper(transcoder=_UnusedTranscoder())

@@ -136,3 +136,20 @@ def test_only_the_investigator_or_a_supervisor_records_contact_and_resolves(
             refused = client.post(url, json=CONTACT, headers=ROLE_HEADERS["caseworker"])
         assert_problem(refused, 403)
         command(client, complaint_id, "contacts", CONTACT, other)
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("caseworker", "/complaints/not-a-uuid?as_of_version=3"),
+        ("analyst", "/complaints?investigator_id=cw-1&limit=0"),
+        ("caseworker", "/caseload/someone-else?wait_ms=99999"),
+    ],
+)
+def test_a_malformed_request_is_a_422_whoever_sends_it(
+    client: TestClient, who: str, path: str
+) -> None:
+    # Parameters are validated before the finer permissions are checked, as before they moved
+    # out of the routes: a request that could never succeed says why, not who may not send it.
+    response = client.get(path, headers=ROLE_HEADERS[who])
+    assert response.status_code == 422, response.text

@@ -1,8 +1,9 @@
-"""Who may read what, beyond the role an endpoint admits: each a dependency the route takes.
+"""Who may read what, beyond the role an endpoint admits: one call each, made by the route.
 
 The roles of docs/ROLES.md admit a caller to an endpoint; these decide the finer cases that
 depend on the request itself: a past state is for auditors, an analyst's case list names no
-investigator, a caseworker's caseload is their own.
+investigator, a caseworker's caseload is their own. They are called in the route's body, after
+FastAPI has validated every parameter, so a malformed request is a 422 whoever sends it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
-
-from fastapi import Query
-from pydantic import AwareDatetime
 
 from api.http.auth import Principal, Role
 from api.http.deps import role
@@ -35,15 +33,7 @@ class Moment:
     at: datetime | None = None
 
 
-def moment_for(
-    principal: Reader,
-    as_of_version: Annotated[
-        int | None, Query(ge=1, le=1_000_000, description="Auditors: the state after event N")
-    ] = None,
-    as_of: Annotated[
-        AwareDatetime | None, Query(description="Auditors: the state at this recorded instant")
-    ] = None,
-) -> Moment:
+def moment_for(principal: Principal, as_of_version: int | None, as_of: datetime | None) -> Moment:
     if (as_of_version is not None or as_of is not None) and not principal.has(Role.AUDITOR):
         raise _forbidden("Only auditors may see a complaint as it stood in the past.")
     if as_of_version is not None and as_of is not None:
@@ -69,17 +59,14 @@ class CaseListView:
     investigator_id: str | None
 
 
-def case_list_view(
-    principal: Lister, investigator_id: Annotated[str | None, Query(max_length=100)] = None
-) -> CaseListView:
+def case_list_view(principal: Principal, investigator_id: str | None) -> CaseListView:
     anonymised = not principal.has_any(Role.CASEWORKER, Role.AUDITOR)
     if anonymised and investigator_id is not None:
         raise _forbidden("Analysts cannot select by investigator.")
     return CaseListView(principal, anonymised, investigator_id)
 
 
-def caseload_reader(investigator_id: str, principal: Caseworker) -> Principal:
+def check_caseload_reader(principal: Principal, investigator_id: str) -> None:
     """A caseworker reads their own caseload; a supervisor anyone's."""
     if not principal.has(Role.SUPERVISOR) and principal.id != investigator_id:
         raise _forbidden("A caseworker sees only their own cases.")
-    return principal

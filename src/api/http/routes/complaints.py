@@ -6,9 +6,9 @@ from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from api.http.deps import ComplaintsDep
 from api.http.openapi import ETAG, LOCATION
@@ -57,8 +57,14 @@ def get_complaint(
     principal: Reader,
     complaints: ComplaintsDep,
     response: Response,
-    moment: Annotated[Moment, Depends(moment_for)],
+    as_of_version: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="Auditors: the state after event N")
+    ] = None,
+    as_of: Annotated[
+        AwareDatetime | None, Query(description="Auditors: the state at this recorded instant")
+    ] = None,
 ) -> ComplaintOut:
+    moment = moment_for(principal, as_of_version, as_of)
     if moment.at is not None:
         complaint = complaints.get_complaint_as_of(complaint_id, moment.at)
     else:

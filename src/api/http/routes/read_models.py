@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BeforeValidator
 
@@ -19,7 +19,7 @@ from api.http import openapi
 from api.http.auth import Principal, Role
 from api.http.csv_export import learning_csv, timeliness_csv, wants_csv
 from api.http.deps import role
-from api.http.permissions import CaseListView, case_list_view, caseload_reader
+from api.http.permissions import Caseworker, Lister, case_list_view, check_caseload_reader
 from api.http.problems import FieldError, ProblemError, problem_responses
 from api.http.read_schemas import (
     CaseListItem,
@@ -89,8 +89,9 @@ def _caught_up(
 def list_complaints(
     request: Request,
     response: Response,
-    view: Annotated[CaseListView, Depends(case_list_view)],
+    principal: Lister,
     status: Status | None = None,
+    investigator_id: Annotated[str | None, Query(max_length=100)] = None,
     subject_kind: SubjectKind | None = None,
     channel: Channel | None = None,
     lodged_from: IsoDate | None = None,
@@ -100,6 +101,7 @@ def list_complaints(
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> CaseListPage:
+    view = case_list_view(principal, investigator_id)
     _check_range(lodged_from, lodged_to, ("lodged_from", "lodged_to"))
     models = _caught_up(request, response, "case_list", min_position, wait_ms)
     filters = CaseFilter(
@@ -157,10 +159,11 @@ def get_investigator_caseload(
     investigator_id: str,
     request: Request,
     response: Response,
-    principal: Annotated[Principal, Depends(caseload_reader)],
+    principal: Caseworker,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> InvestigatorCases:
+    check_caseload_reader(principal, investigator_id)
     models = _caught_up(request, response, "case_list", min_position, wait_ms)
     cases = models.cases_of(investigator_id, _today(request))
     shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
