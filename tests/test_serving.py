@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
+
+from api.cli import serving
 from api.cli.serving import listening_socket
 
 
@@ -44,3 +47,34 @@ def test_a_socket_bound_with_protocol_0_would_not() -> None:
     bare = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     bare.bind(("127.0.0.1", 0))
     assert nodelay_of_an_accepted_connection(bare) == 0
+
+
+def test_serve_with_several_workers_hands_them_the_tcp_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed: list[socket.socket] = []
+
+    class Supervisor:
+        def __init__(self, config: object, sockets: list[socket.socket]) -> None:
+            handed.extend(sockets)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(serving, "Multiprocess", Supervisor)
+    serving.serve("127.0.0.1", 0, workers=2)
+    assert [s.proto for s in handed] == [socket.IPPROTO_TCP]
+    assert nodelay_of_an_accepted_connection(handed[0]) != 0
+
+
+def test_a_port_in_use_is_one_line_and_exit_status_3() -> None:
+    taken = listening_socket("127.0.0.1", 0)
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            # SO_REUSEADDR does not let two sockets listen on one port
+            listening_socket("127.0.0.1", port).listen()
+        assert stopped.value.code == 3
+    finally:
+        taken.close()

@@ -9,7 +9,7 @@ plainly and a projection needs nothing but the event itself.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, assert_never
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -234,6 +234,8 @@ class Complaint(Aggregate):
                 self.record_contact(command, actor=actor, supervisor=supervisor, now=now)
             case ResolveComplaint():
                 self.resolve(command, actor=actor, supervisor=supervisor, now=now)
+            case _:
+                assert_never(command)
 
     def redirect_to(self, command: RedirectComplaint, *, actor: Actor, now: datetime) -> None:
         rules.check_open(self.status)

@@ -3,7 +3,8 @@
 - `domain`: nothing outward (no api, no projections, no web or database stack);
 - `projections`: no HTTP and no event-store adapter (nothing of `api`, no web stack);
 - `api.http`: no database driver (the HTTP layer maps; `api.eventstore.outages` knows drivers);
-- `api.eventstore` and `api.integrity`: no web framework;
+- `api.eventstore`, `api.integrity` and `api.read_models`: no web framework and nothing of
+  `api.http` (so none of them can answer with an HTTP status: they raise their own errors);
 - `api.cli`: no web framework (it starts uvicorn by the app's import path).
 """
 
@@ -23,8 +24,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "domain": {"api", "projections", "uvicorn", *WEB, *DRIVERS},
     "projections": {"api", "uvicorn", *WEB},
     "api.http": DRIVERS,
-    "api.eventstore": WEB,
-    "api.integrity": WEB,
+    "api.eventstore": {"api.http", *WEB},
+    "api.integrity": {"api.http", *WEB},
+    "api.read_models": {"api.http", *WEB},
     "api.cli": WEB,
 }
 
@@ -60,10 +62,13 @@ def forbidden_imports(source: str, module: str, room: str) -> set[str]:
 
 
 def modules_of(room: str) -> dict[str, str]:
+    """A room is a package (every module below it) or a single module."""
     folder = SRC.joinpath(*room.split("."))
+    paths = sorted(folder.rglob("*.py")) if folder.is_dir() else [folder.with_suffix(".py")]
     return {
         ".".join(path.relative_to(SRC).with_suffix("").parts): path.read_text(encoding="utf-8")
-        for path in sorted(folder.rglob("*.py"))
+        for path in paths
+        if path.is_file()
     }
 
 
@@ -118,6 +123,8 @@ def test_each_room_does_import_what_it_is_built_on() -> None:
         ("api.http", "from psycopg import errors", {"psycopg"}),
         ("api.http", "from api.eventstore.outages import STORE_OUTAGES", set()),
         ("api.eventstore", "from fastapi import Request", {"fastapi"}),
+        ("api.eventstore", "from api.http.problems import ProblemError", {"api.http.problems"}),
+        ("api.read_models", "from api.http import problems", {"api.http"}),
         ("api.integrity", "from starlette.types import Scope", {"starlette.types"}),
         ("api.cli", "from fastapi import FastAPI", {"fastapi"}),
         ("api.cli", "import uvicorn", set()),

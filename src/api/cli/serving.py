@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 APP = "api.app:create_app_from_environment"
+STARTUP_FAILURE = 3  # uvicorn's own exit status for a server that could not start
+log = logging.getLogger("uvicorn.error")
 
 
 def server_config(host: str, port: int, workers: int) -> uvicorn.Config:
@@ -34,19 +37,26 @@ def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:  # a port in use: said in one line, as uvicorn says it
+        sock.close()
+        log.error("cannot listen on %s: %s", _address(host, port), error)
+        sys.exit(STARTUP_FAILURE)
     sock.set_inheritable(True)  # the workers are spawned processes
     return sock
 
 
+def _address(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def serve(host: str, port: int, workers: int) -> None:
     config = server_config(host, port, workers)
-    server = uvicorn.Server(config)
     if workers == 1:
-        server.run()  # uvicorn binds through asyncio, which asks for TCP itself
+        uvicorn.Server(config).run()  # uvicorn binds through asyncio, which asks for TCP itself
         return
     sock = listening_socket(host, port)
-    logging.getLogger("uvicorn.error").info(
-        "Uvicorn running on http://%s:%d with %d workers", host, port, workers
-    )
+    bound = sock.getsockname()[1]
+    log.info("Uvicorn running on %s with %d workers", _address(host, bound), workers)
     Multiprocess(config, sockets=[sock]).run()

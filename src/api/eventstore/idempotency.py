@@ -91,6 +91,7 @@ class IdempotencyKeys:
             for statement in DDL:
                 cursor.execute(statement)
         self._stop_forgetting = threading.Event()
+        self._forgetter: threading.Thread | None = None
 
     def start_forgetting(self, every: float = FORGET_EVERY) -> threading.Thread:
         """Clears out old keys now and then every `every` seconds, on a thread of its own, so
@@ -109,10 +110,14 @@ class IdempotencyKeys:
             target=forget_until_stopped, name="forget-idempotency-keys", daemon=True
         )
         thread.start()
+        self._forgetter = thread
         return thread
 
     def close(self) -> None:
+        """Stops the clear-outs, waiting for one under way, before the store's pool closes."""
         self._stop_forgetting.set()
+        if self._forgetter is not None:
+            self._forgetter.join(timeout=5)
 
     def claim(self, caller: str, key: str, fingerprint: str) -> Claim | Remembered:
         """Our claim on the key, or what the first request with it was answered."""

@@ -14,13 +14,13 @@ import binascii
 import json
 import queue
 import threading
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-from api.http.auth import Principal
 from projections.case_list.queries import InvalidCursorError
 from projections.store import ReadStore
 
@@ -54,6 +54,17 @@ class AccessEntry:
     complaint_id: str | None
 
 
+class Reader(Protocol):
+    """Who read: the caller's id, name and roles (an HTTP caller's token gives them)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def roles(self) -> AbstractSet[str]: ...
+
+
 class AccessLog:
     def __init__(self, store: ReadStore) -> None:
         self.store = store
@@ -64,15 +75,13 @@ class AccessLog:
         self._writer = threading.Thread(target=self._write, name="access-log", daemon=True)
         self._writer.start()
 
-    def record(
-        self, principal: Principal, action: str, path: str, complaint_id: UUID | None
-    ) -> None:
+    def record(self, reader: Reader, action: str, path: str, complaint_id: UUID | None) -> None:
         """Returns once the entry is committed; raises if it could not be."""
-        roles = json.dumps(sorted(role.value for role in principal.roles))
+        roles = json.dumps(sorted(str(role) for role in reader.roles))
         row = (
             datetime.now(UTC).isoformat(timespec="microseconds"),
-            principal.id,
-            principal.name,
+            reader.id,
+            reader.name,
             roles,
             action,
             path[:2000],
