@@ -1,6 +1,7 @@
 """Settings from the environment (and `.env`), as docs/API.md "Settings" lists them.
 
-Nothing else in the product reads `os.environ`: this module turns the settings into the
+Nothing else in the product reads `os.environ` (`complaints serve` only writes to it, for its
+worker processes to inherit): this module turns the settings into the
 `eventsourcing` library's environment and everything else takes a `Settings` object.
 """
 
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     postgres_max_overflow: int = Field(default=20, ge=0, le=200)
+    # prometheus-client's own variable, unprefixed: where the workers of one server share their
+    # counters (`complaints serve --workers N` sets it for them when it is unset).
+    prometheus_multiproc_dir: str | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
     # How long a request waits for the database before it is answered 503, in seconds.
     database_timeout: int = Field(default=5, ge=1, le=60)
 

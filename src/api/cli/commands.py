@@ -65,7 +65,7 @@ def serve(
             '--name "DI Grace Hopper" --role supervisor',
             soft_wrap=True,  # a command to copy: never broken across lines
         )
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    if workers > 1 and settings.prometheus_multiproc_dir is None:
         # Each worker writes its counters here and /metrics adds them up (prometheus-client).
         import tempfile
 

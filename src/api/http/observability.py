@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 import uuid
@@ -167,9 +166,9 @@ class ReadModelCollector(Collector):
         yield from (head_gauge, position, lag)
 
 
-def render_metrics(extra: Collector) -> bytes:
+def render_metrics(extra: Collector, *, shared_by_workers: bool) -> bytes:
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if shared_by_workers:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         from prometheus_client import REGISTRY

@@ -119,4 +119,6 @@ def metrics(request: Request) -> Response:
         head = complaints.head_position()
         return head, request.app.state.read_models.status(head)
 
-    return Response(render_metrics(ReadModelCollector(status)), media_type=CONTENT_TYPE_LATEST)
+    shared = request.app.state.settings.prometheus_multiproc_dir is not None
+    metrics = render_metrics(ReadModelCollector(status), shared_by_workers=shared)
+    return Response(metrics, media_type=CONTENT_TYPE_LATEST)
