@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest bench bench-quick clean
+.PHONY: run test test-long lint typecheck pytest bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+
+FUZZ_EXAMPLES ?= 1000
+FUZZ_SCENARIOS ?= 500
+test-long: $(STAMP)  ## the contract fuzzers at length: FUZZ_EXAMPLES per operation and role, FUZZ_SCENARIOS stateful
+	COMPLAINTS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) COMPLAINTS_FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) \
+		$(BIN)/pytest -q tests/reliability/test_contract_fuzzing.py tests/reliability/test_contract_workflows.py
 
 bench: $(STAMP)  ## the whole benchmark suite on the local PostgreSQL (about 15 minutes)
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "no wrk: using the Python load generator"

@@ -37,6 +37,7 @@ log = logging.getLogger("complaints.projections")
 RETRY_FIRST = 0.1
 RETRY_MAX = 2.0
 IDLE_WAIT = 0.5  # how long the worker waits for new events before looking again
+CATCH_UP_PATIENCE = 60.0  # how long a catch-up (a rebuild) waits out an outage, in seconds
 
 
 @dataclass
@@ -147,13 +148,23 @@ class ProjectionRunner:
             self._succeeded(projection)
         return True
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> None:
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, *, patience: float = CATCH_UP_PATIENCE
+    ) -> None:
         """Processes until no projection has anything left (failed ones excepted).
 
         A projection waiting out a transient error still has something left, so this waits
-        for it: a rebuild would otherwise stop short of the head with nothing reported."""
+        for it: a rebuild would otherwise stop short of the head with nothing reported. An
+        outage longer than `patience` seconds with no progress is raised as a TimeoutError."""
+        outage_since: float | None = None
         while True:
             processed = self.run_batch()
+            if not self._retrying:
+                outage_since = None
+            elif outage_since is None:
+                outage_since = time.monotonic()
+            elif time.monotonic() - outage_since > patience:
+                raise TimeoutError(f"the database has not answered for {patience:.0f} s")
             if processed:
                 if progress is not None:
                     progress(processed)

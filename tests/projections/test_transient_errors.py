@@ -166,6 +166,18 @@ def test_catch_up_waits_out_a_transient_error_instead_of_stopping_short(
     assert_retried_not_parked(caplog)
 
 
+def test_catch_up_gives_up_on_an_outage_that_outlasts_its_patience(url: str) -> None:
+    # Given a database that never answers the projection's writes (every call fails for now)
+    flaky = Flaky(script=dict.fromkeys(range(1, 1000), TRANSIENT["sqlite-locked"]))
+    with runner_with(url, [flaky]) as runner:
+        started = time.monotonic()
+        # when a catch-up (as a rebuild runs it) waits it out, then it says so within bounds
+        with pytest.raises(TimeoutError, match="has not answered"):
+            runner.catch_up(patience=0.5)
+        assert time.monotonic() - started < DEADLINE
+        assert_never_failing(runner)  # and it was never reported as a poison event
+
+
 class Leading(Coordinator):
     """The only process: always leads; waits as asked (no events arrive to wake it)."""
 

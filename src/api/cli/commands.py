@@ -151,6 +151,9 @@ def rebuild(
                 complaints, store, chosen, progress=lambda _, n: progress.advance(task, n)
             )
             progress.update(task, completed=head)
+    except TimeoutError as error:  # the live read models are untouched until the swap
+        err.print(f"[red]Rebuild abandoned: {error}; the read models are as they were.[/red]")
+        raise typer.Exit(1) from None
     finally:
         stores.close()
 
