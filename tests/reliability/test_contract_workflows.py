@@ -75,8 +75,6 @@ class Lifecycle(schema.as_state_machine()):  # type: ignore[misc]
     def after_call(self, response: schemathesis.Response, case: schemathesis.Case[Any]) -> None:
         super().after_call(response, case)
         label = f"{case.method.upper()} {case.path}"
-        if os.environ.get("DEBUG_WORKFLOWS"):
-            print(label, response.status_code, response.text[:300])
         if LIFECYCLE.get(label) == response.status_code:
             Lifecycle.succeeded[label] += 1
 
