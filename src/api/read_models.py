@@ -15,6 +15,7 @@ from projections.case_list.queries import (
     CaseFilter,
     TimeLimits,
     caseload_summary,
+    due,
     investigator_cases,
     page,
 )
@@ -114,9 +115,16 @@ class ReadModels:
     def case_page(
         self, filters: CaseFilter, *, limit: int, after: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of the case list, newest first (InvalidCursorError for a foreign cursor)."""
+        """A page of the case list, newest first (InvalidCursorError for a foreign cursor),
+        each row with its due dates under the limits configured now."""
         with self.store.reading() as db:
-            return page(db, self.case_list.table["case_list"], filters, limit=limit, after=after)
+            rows, next_cursor = page(
+                db, self.case_list.table["case_list"], filters, limit=limit, after=after
+            )
+        for row in rows:
+            row["first_contact_due"] = due(row["lodged_on"], self.limits.first_contact_days)
+            row["resolution_due"] = due(row["lodged_on"], self.limits.resolution_days)
+        return rows, next_cursor
 
     def caseload(self, today: date) -> dict[str, Any]:
         with self.store.reading() as db:

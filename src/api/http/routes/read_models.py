@@ -34,7 +34,7 @@ from api.http.routes.audit import record_access
 from api.read_models import ReadModels
 from domain.rules import local_date
 from domain.values import Channel, Status, SubjectKind
-from projections.case_list.queries import CaseFilter, due
+from projections.case_list.queries import CaseFilter
 
 router = APIRouter(tags=["read models"])
 
@@ -108,25 +108,19 @@ def list_complaints(
         status, view.investigator_id, subject_kind, channel, lodged_from, lodged_to
     )
     rows, next_cursor = models.case_page(filters, limit=limit, after=cursor)
-    items = [_case_item(row, models, view.anonymised) for row in rows]
+    items = [_case_item(row, view.anonymised) for row in rows]
     if not view.anonymised:  # investigators' names are personal data too
         record_access(request, view.principal, "read_case_list", None)
     return CaseListPage(items=items, next_cursor=next_cursor)
 
 
-def _case_item(row: dict[str, Any], models: ReadModels, anonymised: bool) -> CaseListItem:
+def _case_item(row: dict[str, Any], anonymised: bool) -> CaseListItem:
     investigator = None
     if row["investigator_id"] is not None and not anonymised:
         investigator = {"id": row["investigator_id"], "name": row["investigator_name"]}
     fields = {key: value for key, value in row.items() if not key.startswith("investigator_")}
     return CaseListItem.model_validate(
-        fields
-        | {
-            "late": bool(row["late"]),
-            "investigator": investigator,
-            "first_contact_due": due(row["lodged_on"], models.limits.first_contact_days),
-            "resolution_due": due(row["lodged_on"], models.limits.resolution_days),
-        }
+        fields | {"late": bool(row["late"]), "investigator": investigator}
     )
 
 
