@@ -1,19 +1,20 @@
 """`complaints serve --workers N` accepts on a TCP socket, so every answer leaves at once.
 
 Times nothing: it reads TCP_NODELAY on a connection accepted by asyncio (as uvicorn's workers
-accept) from the socket the product binds for several workers, and shows with a protocol-0
-socket that the check does catch the defect it guards against.
+accept) from the socket uvicorn binds for the product's several workers, and shows with a
+protocol-0 socket that the check does catch the defect it guards against.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import socket
 
 import pytest
+import uvicorn
 
 from api.cli import serving
-from api.cli.serving import listening_socket
 
 
 def nodelay_of_an_accepted_connection(listener: socket.socket) -> int:
@@ -38,18 +39,24 @@ def nodelay_of_an_accepted_connection(listener: socket.socket) -> int:
     return asyncio.run(accept_one())
 
 
+def workers_socket(port: int = 0) -> socket.socket:
+    """The socket uvicorn binds for `serve --workers 2`, from the product's own options."""
+    config = uvicorn.Config(serving.APP, **serving.server_options("127.0.0.1", port, 2))
+    return config.bind_socket()
+
+
 def test_connections_accepted_on_the_workers_socket_have_nodelay() -> None:
-    assert nodelay_of_an_accepted_connection(listening_socket("127.0.0.1", 0)) != 0
+    assert nodelay_of_an_accepted_connection(workers_socket()) != 0
 
 
 def test_a_socket_bound_with_protocol_0_would_not() -> None:
-    # The control: uvicorn's defective binding, so the test above can fail.
+    # The control: uvicorn's binding before 0.55, so the test above can fail.
     bare = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     bare.bind(("127.0.0.1", 0))
     assert nodelay_of_an_accepted_connection(bare) == 0
 
 
-def test_serve_with_several_workers_hands_them_the_tcp_socket(
+def test_serve_with_several_workers_hands_them_a_tcp_socket(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     handed: list[socket.socket] = []
@@ -61,20 +68,20 @@ def test_serve_with_several_workers_hands_them_the_tcp_socket(
         def run(self) -> None:
             pass
 
-    monkeypatch.setattr(serving, "Multiprocess", Supervisor)
+    # the module, not the `uvicorn.main` command that the package exports under that name
+    monkeypatch.setattr(importlib.import_module("uvicorn.main"), "Multiprocess", Supervisor)
     serving.serve("127.0.0.1", 0, workers=2)
     assert [s.proto for s in handed] == [socket.IPPROTO_TCP]
     assert nodelay_of_an_accepted_connection(handed[0]) != 0
 
 
-def test_a_port_in_use_is_one_line_and_exit_status_3() -> None:
-    taken = listening_socket("127.0.0.1", 0)
+def test_a_port_in_use_stops_start_up_with_exit_status_3() -> None:
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
     taken.listen()
-    port = taken.getsockname()[1]
     try:
         with pytest.raises(SystemExit) as stopped:
-            # SO_REUSEADDR does not let two sockets listen on one port
-            listening_socket("127.0.0.1", port).listen()
+            workers_socket(taken.getsockname()[1])
         assert stopped.value.code == 3
     finally:
         taken.close()

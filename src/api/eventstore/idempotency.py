@@ -196,7 +196,8 @@ class IdempotencyKeys:
 
 @dataclass(frozen=True)
 class Completion:
-    """Completes a claim inside the events' transaction (see `api.recorders.Companion`)."""
+    """Completes a claim inside the events' transaction (an `api.eventstore.recorders`
+    Companion)."""
 
     claim: Claim
     status: int
