@@ -155,7 +155,7 @@ class ProjectionRunner:
 
         A projection waiting out a transient error still has something left, so this waits
         for it: a rebuild would otherwise stop short of the head with nothing reported. An
-        outage longer than `patience` seconds with no progress is raised as a TimeoutError."""
+        outage that lasts longer than `patience` seconds is raised as a TimeoutError."""
         outage_since: float | None = None
         while True:
             processed = self.run_batch()
@@ -285,7 +285,7 @@ class ProjectionRunner:
         for projection in projections:
             previous = self._retrying.get(projection.tracking_name)
             fresh = fresh or previous is None
-            delay = RETRY_FIRST if previous is None else min(previous.delay * 2, RETRY_MAX)
+            delay = _next_delay(previous.delay if previous else None)
             self._retrying[projection.tracking_name] = _Backoff(delay, now + delay)
         log.log(
             logging.WARNING if fresh else logging.DEBUG,
@@ -330,13 +330,18 @@ class ProjectionRunner:
             log.exception("could not record the state of projection %s", name)
 
 
+def _next_delay(previous: float | None) -> float:
+    """The pause before the next try during an outage: RETRY_FIRST, doubling to RETRY_MAX."""
+    return RETRY_FIRST if previous is None else min(previous * 2, RETRY_MAX)
+
+
 def _pause_after(error: Exception, previous: float | None) -> float:
     """How long the worker waits after a batch failed outside any projection's transaction
     (reading the positions or the log): briefly for an outage, longer while it lasts."""
     if not is_transient(error):  # not an outage: keep the evidence
         log.error("projection runner: batch failed; retrying shortly", exc_info=error)
         return RETRY_MAX
-    pause = RETRY_FIRST if previous is None else min(previous * 2, RETRY_MAX)
+    pause = _next_delay(previous)
     log.log(
         logging.WARNING if previous is None else logging.DEBUG,
         "projection runner: database unavailable, retrying in %.1f s: %s: %s",
