@@ -24,6 +24,7 @@ from api.http.deps import ComplaintsDep, ExpectedVersionDep, IdempotencyKeyDep, 
 from api.http.problems import PROBLEM_MEDIA_TYPE, domain_problem, problem_responses
 from api.http.schemas import CommandResultOut, command_result_out
 from domain.errors import DomainError
+from domain.service import Recorded
 from domain.values import (
     Actor,
     AssignInvestigator,
@@ -47,7 +48,9 @@ def _worded(error: DomainError) -> Refused:
     return Refused(problem.status_code, bytes(problem.body).decode())
 
 
-def _keyed(request: Request, principal: Principal, body: BaseModel, key: str | None) -> Any:
+def _keyed(
+    request: Request, principal: Principal, body: BaseModel, key: str | None
+) -> KeyedRequest | None:
     if key is None:
         return None
     fingerprint = request_hash(
@@ -93,7 +96,7 @@ def lodge_complaint(
     request: Request,
     idempotency_key: IdempotencyKeyDep,
 ) -> Response:
-    def lodge(done: Completion | None) -> Any:
+    def lodge(done: Completion | None) -> Recorded:
         return complaints.lodge(body, actor=_actor(principal), record_with=done)
 
     keyed = _keyed(request, principal, body, idempotency_key)
@@ -120,7 +123,7 @@ def _command_route(
         request: Request,
         idempotency_key: IdempotencyKeyDep,
     ) -> Response:
-        def act(done: Completion | None) -> Any:
+        def act(done: Completion | None) -> Recorded:
             return complaints.act(
                 complaint_id,
                 body,
