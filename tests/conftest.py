@@ -18,7 +18,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.support import JWT_SECRET, MovableClock
+from tests.support import JWT_SECRET, MASTER_KEY, MovableClock
+
+# Every Settings a test builds reads it; a test of a missing key passes master_key=None.
+os.environ["COMPLAINTS_MASTER_KEY"] = MASTER_KEY
 
 ADMIN_URL = os.environ.get(
     "COMPLAINTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import httpx
 import psycopg
 
-from tests.support import JWT_SECRET
+from tests.support import JWT_SECRET, MASTER_KEY
 
 COMPLAINTS = str(Path(sys.executable).parent / "complaints")
 CLI_TIMEOUT = 60.0
@@ -77,6 +77,7 @@ def cli_env(database_url: str | None = None, **settings: str) -> dict[str, str]:
         if not key.startswith(("COMPLAINTS_", "PROMETHEUS_")) and key not in ("COLUMNS", "LINES")
     }
     env["COMPLAINTS_JWT_SECRET"] = JWT_SECRET
+    env["COMPLAINTS_MASTER_KEY"] = MASTER_KEY
     if database_url is not None:
         env["COMPLAINTS_DATABASE_URL"] = database_url
     env |= {f"COMPLAINTS_{key.upper()}": value for key, value in settings.items()}

@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 from api.http.auth import mint_token
 
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
+# The master key of every test store (PostgreSQL refuses to start without one).
+MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLXRoaXJ0eS10d28tYnk="
 
 
 def auth(sub: str, *roles: str, name: str | None = None, ttl: int = 600) -> dict[str, str]:

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 from eventsourcing.postgres import PostgresDatastore
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.eventstore.idempotency import IdempotencyKeys
+from api.eventstore.keys import (
+    MASTER_SETTING,
+    MasterKey,
+    MasterKeyError,
+    decode_master_key,
+    development_master_key,
+)
 from api.eventstore.recorders import check_when_idle
 from api.eventstore.references import reference_numbers_for
 from api.eventstore.schema import schema_guard
+from api.eventstore.sealing import KeyRing
 from api.http.limits import BodySizeLimit
 from api.http.observability import RequestObserver, configure_logging
 from api.http.problems import index_methods, install_problem_handlers
@@ -25,15 +35,31 @@ from api.settings import Settings, get_settings
 from domain.service import Clock, Complaints, utc_now
 
 
+def master_key_for(settings: Settings) -> MasterKey:
+    """The master key of the settings; on SQLite without one, the development key."""
+    if settings.master_key is not None:
+        return MasterKey(decode_master_key(settings.master_key.get_secret_value()))
+    if settings.is_postgres:
+        raise MasterKeyError(
+            f"{MASTER_SETTING} is not set: with PostgreSQL the master key (32 bytes, base64, "
+            "from your key store) must be given"
+        )
+    return MasterKey(development_master_key(settings.sqlite_path))
+
+
 def build_complaints(settings: Settings, *, clock: Clock = utc_now) -> Complaints:
     """The one application service of a process (the API, the CLI and the tests share it)."""
+    keys = KeyRing(master_key_for(settings))
     with schema_guard(settings):
         complaints = Complaints(
             env=settings.eventsourcing_env,
             reference_numbers=reference_numbers_for,
             clock=clock,
             earliest_receipt=settings.earliest_receipt,
+            sealer=keys,
+            retention_years=settings.retention_years,
         )
+        keys.attach(complaints.recorder)
     datastore = getattr(complaints.recorder, "datastore", None)
     if isinstance(datastore, PostgresDatastore):
         check_when_idle(datastore.pool)
@@ -47,7 +73,12 @@ class Stores:
     idempotency: IdempotencyKeys
     access_log: AccessLog
 
+    @property
+    def keys(self) -> KeyRing:
+        return cast(KeyRing, self.complaints.sealer)
+
     def close(self) -> None:
+        self.keys.close()
         self.idempotency.close()
         self.access_log.close()
         self.read_models.close()
@@ -70,7 +101,12 @@ def open_stores(settings: Settings, *, clock: Clock = utc_now) -> Stores:
 def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stores = open_stores(settings, clock=clock)
+        try:
+            stores = open_stores(settings, clock=clock)
+        except MasterKeyError as error:
+            logging.getLogger("complaints.api").critical("%s", error)
+            raise SystemExit(2) from None
+        stores.keys.follow_erasures()
         if settings.projection_mode == "embedded":
             stores.read_models.start_embedded()
         stores.idempotency.start_forgetting()
@@ -78,6 +114,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         app.state.read_models = stores.read_models
         app.state.idempotency = stores.idempotency
         app.state.access_log = stores.access_log
+        app.state.keys = stores.keys
         try:
             yield
         finally:

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     # Connections the read models keep to PostgreSQL, per process.
     read_pool_size: int = Field(default=8, ge=1, le=200)
     jwt_secret: SecretStr | None = None
+    # The key-encryption key of every complaint's data keys: 32 bytes, base64. Unset, an SQLite
+    # store makes a development key beside its file; PostgreSQL refuses to start.
+    master_key: SecretStr | None = None
+    # A final complaint is due for retention review this many years after it became final.
+    retention_years: int = Field(default=6, ge=1, le=100)
     projections: Literal["embedded", "external"] | None = None
     first_contact_due_days: int = Field(default=5, ge=1, le=365)
     resolution_due_days: int = Field(default=20, ge=1, le=3650)

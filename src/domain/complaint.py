@@ -1,4 +1,6 @@
-"""The Complaint aggregate: one per complaint, five events, every rule of docs/DOMAIN.md.
+"""The Complaint aggregate: one per complaint, every rule of docs/DOMAIN.md.
+
+The lifecycle's five events are here; the records manager's (part C) are in `records.py`.
 
 Each public method is a command: it checks the rules (`rules.py`), then triggers one event. The
 events' `apply` methods only assign, because they also run on replay. Events carry JSON-native
@@ -15,14 +17,20 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import rules
+from domain.personal_data import Part
+from domain.records import DEFAULT_RETENTION_YEARS, RecordsOfComplaint
 from domain.values import (
     Actor,
     AssignInvestigator,
     ComplaintChange,
+    ErasePersonalData,
+    LiftRestriction,
     LodgeComplaint,
     RecordContact,
     RedirectComplaint,
     ResolveComplaint,
+    RestrictProcessing,
+    ReviewRetention,
     Status,
     SubjectKind,
 )
@@ -35,7 +43,7 @@ def complaint_id_for(reference: str) -> UUID:
     return uuid5(REFERENCE_NAMESPACE, reference)
 
 
-class Complaint(Aggregate):
+class Complaint(RecordsOfComplaint, Aggregate):
     TOPIC = "complaints:Complaint"
 
     class Event(Aggregate.Event):
@@ -44,7 +52,7 @@ class Complaint(Aggregate):
 
     class Lodged(Event, Aggregate.Created):
         TOPIC: ClassVar[str] = "complaints:ComplaintLodged"
-        class_version: ClassVar[int] = 1
+        class_version: ClassVar[int] = 2
         reference: str
         received_at: datetime
         channel: str
@@ -58,6 +66,13 @@ class Complaint(Aggregate):
         location: str | None
         description: str
         late: bool
+        # The parts whose personal values were sealed under keys of their own (v2); a
+        # complaint stored in clear has none, and cannot be erased.
+        sealed_parts: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sealed_parts"] = []
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.reference = self.reference
@@ -86,6 +101,11 @@ class Complaint(Aggregate):
             aggregate.assigned_at = None
             aggregate.first_contact_at = None
             aggregate.resolved_at = None
+            aggregate.final_at = None
+            aggregate.sealed_parts = self.sealed_parts
+            aggregate.erased = None
+            aggregate.restricted = None
+            aggregate.retention_reviews = []
 
     class Redirected(Event):
         TOPIC: ClassVar[str] = "complaints:ComplaintRedirected"
@@ -96,6 +116,7 @@ class Complaint(Aggregate):
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.status = Status.REDIRECTED
+            aggregate.final_at = self.occurred_at
             aggregate.redirect = {
                 "destination": self.destination,
                 "force_name": self.force_name,
@@ -163,6 +184,7 @@ class Complaint(Aggregate):
         def apply(self, aggregate: Complaint) -> None:
             aggregate.status = Status.RESOLVED
             aggregate.resolved_at = self.occurred_at
+            aggregate.final_at = self.occurred_at
             aggregate.resolution = {
                 "outcome": self.outcome,
                 "summary": self.summary,
@@ -190,6 +212,8 @@ class Complaint(Aggregate):
     assigned_at: datetime | None
     first_contact_at: datetime | None
     resolved_at: datetime | None
+    # When it became final (resolved or redirected): retention counts from that day.
+    final_at: datetime | None
 
     def __init__(self) -> None:
         """The state is assigned by `Lodged.apply`, on lodging and on replay alike."""
@@ -205,6 +229,7 @@ class Complaint(Aggregate):
         actor: Actor,
         now: datetime,
         earliest_receipt: date = rules.EARLIEST_RECEIPT,
+        sealed_parts: tuple[Part, ...] = (),
     ) -> Complaint:
         received_at = command.received_at or now
         rules.check_lodging(command, received_at, now, earliest_receipt)
@@ -218,14 +243,23 @@ class Complaint(Aggregate):
             reference=reference,
             received_at=received_at,
             late=rules.is_late(command.incident_date, received_at),
+            sealed_parts=[part.value for part in sealed_parts],
             **payload,
         )
 
     def decide(
-        self, command: ComplaintChange, *, actor: Actor, supervisor: bool, now: datetime
+        self,
+        command: ComplaintChange,
+        *,
+        actor: Actor,
+        supervisor: bool,
+        now: datetime,
+        retention_years: int = DEFAULT_RETENTION_YEARS,
     ) -> None:
         """Carries out one command on the complaint: the one way in for the service."""
         match command:
+            case ReviewRetention() | ErasePersonalData() | RestrictProcessing() | LiftRestriction():
+                self.decide_records(command, actor=actor, now=now, retention_years=retention_years)
             case RedirectComplaint():
                 self.redirect_to(command, actor=actor, now=now)
             case AssignInvestigator():

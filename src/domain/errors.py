@@ -161,6 +161,59 @@ class ComplaintClosedError(CaseStateError):
     title = "The complaint is closed"
 
 
+# ---- Records management (docs/DOMAIN.md part C) ------------------------------------------
+
+
+class NextReviewDateError(ComplaintContentError):
+    """A retention review names a next review day after today."""
+
+    rule = "next-review-not-in-future"
+    title = "The next review must be after today"
+
+
+class NotFinalError(CaseStateError):
+    """Retention and erasure concern final complaints only."""
+
+    rule = "not-final"
+    title = "The complaint is not final"
+
+
+class ProcessingRestrictedError(CaseStateError):
+    """Restricted data is kept as evidence: it cannot be erased until the restriction lifts."""
+
+    rule = "processing-restricted"
+    title = "Processing of the complaint's personal data is restricted"
+
+
+class ErasureNotDueError(CaseStateError):
+    """Erasure on basis `retention_expired` before the complaint is due for review."""
+
+    rule = "erasure-not-due"
+    title = "The complaint is not yet due for erasure"
+
+
+class AlreadyErasedError(CaseStateError):
+    rule = "already-erased"
+    title = "The personal data is already erased"
+
+
+class StoredInClearError(CaseStateError):
+    """Stored before encryption existed: an append-only log cannot shred those bytes."""
+
+    rule = "stored-in-clear"
+    title = "The complaint was stored before encryption and cannot be erased"
+
+
+class AlreadyRestrictedError(CaseStateError):
+    rule = "already-restricted"
+    title = "Processing is already restricted"
+
+
+class NotRestrictedError(CaseStateError):
+    rule = "not-restricted"
+    title = "Processing is not restricted"
+
+
 # ---- Who may act, and which complaint ---------------------------------------------------------
 
 

@@ -30,6 +30,8 @@ from domain.errors import (
     VersionMismatchError,
 )
 from domain.json_mapper import JsonMapper
+from domain.personal_data import PARTS, FieldSealer, forget_event_fields
+from domain.records import DEFAULT_RETENTION_YEARS, erased_parts
 from domain.rules import EARLIEST_RECEIPT, check_lodging, local_date
 from domain.values import Actor, ComplaintChange, LodgeComplaint
 
@@ -84,8 +86,15 @@ class Complaints(Application[UUID]):
         reference_numbers: Callable[[ApplicationRecorder], ReferenceNumbers],
         clock: Clock = utc_now,
         earliest_receipt: date = EARLIEST_RECEIPT,
+        sealer: FieldSealer | None = None,
+        retention_years: int = DEFAULT_RETENTION_YEARS,
     ) -> None:
+        # Before the library's constructor, which builds the mapper that uses it.
+        self.sealer = sealer
+        self.retention_years = retention_years
         super().__init__(env)
+        # Projections read the events with their personal values left sealed: they need no key.
+        self.projection_mapper = JsonMapper(transcoder=_UnusedTranscoder())
         self.references = reference_numbers(self.recorder)
         self.clock = clock
         self.earliest_receipt = earliest_receipt
@@ -99,7 +108,7 @@ class Complaints(Application[UUID]):
         return Environment(name, {**type(self).env, **(env or {})})
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return JsonMapper(transcoder=_UnusedTranscoder())
+        return JsonMapper(transcoder=_UnusedTranscoder(), sealer=self.sealer)
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings:
@@ -122,6 +131,7 @@ class Complaints(Application[UUID]):
             actor=actor,
             now=now,
             earliest_receipt=self.earliest_receipt,
+            sealed_parts=PARTS if self.sealer is not None else (),
         )
         return self._save(complaint, record_with)
 
@@ -154,10 +164,17 @@ class Complaints(Application[UUID]):
         expected_version: int | None = None,
         record_with: object | None = None,
     ) -> Recorded:
-        """Redirect, assign, record contact or resolve: the complaint decides, then is saved
-        (with `record_with`, an idempotency record, in the same transaction)."""
+        """Redirect, assign, record contact, resolve, or a records manager's decision: the
+        complaint decides, then is saved (with `record_with`, an idempotency record, in the
+        same transaction)."""
         complaint = self._load_for_command(complaint_id, expected_version)
-        complaint.decide(command, actor=actor, supervisor=supervisor, now=self.clock())
+        complaint.decide(
+            command,
+            actor=actor,
+            supervisor=supervisor,
+            now=self.clock(),
+            retention_years=self.retention_years,
+        )
         return self._save(complaint, record_with)
 
     # ---- queries (strongly consistent: replayed from the event store) ---------------------
@@ -169,6 +186,11 @@ class Complaints(Application[UUID]):
             raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.") from None
         if version is not None and complaint.version != version:
             raise ComplaintNotFoundError(f"Complaint {complaint_id} has no event {version}.")
+        if version is not None:
+            # A past state shows what was erased later as erased too (time travel included).
+            later = erased_parts(self._events(complaint_id))
+            if later:
+                complaint.forget(sorted(later))
         return complaint
 
     def get_complaint_as_of(self, complaint_id: UUID, at: datetime) -> Complaint:
@@ -183,10 +205,11 @@ class Complaints(Application[UUID]):
         return self.get_complaint(complaint_id, version=version)
 
     def history(self, complaint_id: UUID) -> list[HistoryEntry]:
-        entries = [_history_entry(event) for event in self._events(complaint_id)]
-        if not entries:
+        events = list(self._events(complaint_id))
+        if not events:
             raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.")
-        return entries
+        gone = erased_parts(events)
+        return [_history_entry(event, gone) for event in events]
 
     def find_by_reference(self, reference: str) -> UUID:
         complaint_id = complaint_id_for(reference)
@@ -224,8 +247,10 @@ class Complaints(Application[UUID]):
         return Recorded(complaint=complaint, position=recordings[-1].notification.id)
 
 
-def _history_entry(event: Complaint.Event) -> HistoryEntry:
+def _history_entry(event: Complaint.Event, erased: set[Any]) -> HistoryEntry:
     state = vars(event)
+    if erased:
+        state = forget_event_fields(get_topic(type(event)), state, erased)
     return HistoryEntry(
         version=event.originator_version,
         type=event_type_name(type(event)),

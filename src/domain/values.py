@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.personal_data import Part
 
 # Free text is bounded so that one request cannot grow an event without limit.
 # Blank text is refused (it is stripped first): the schema says so with a pattern, so that a
@@ -246,5 +248,42 @@ class ResolveComplaint(Value):
     occurred_at: AwareDatetime | None = None
 
 
+class ErasureBasis(StrEnum):
+    RETENTION_EXPIRED = "retention_expired"
+    ERASURE_REQUEST = "erasure_request"
+    COURT_ORDER = "court_order"
+
+
+class ReviewRetention(Value):
+    decision: Literal["retain"]
+    reason: LongText
+    next_review_on: PlausibleDate
+    occurred_at: AwareDatetime | None = None
+
+
+class ErasePersonalData(Value):
+    basis: ErasureBasis
+    authority_ref: ShortText
+    # Every part when not given.
+    parts: Annotated[list[Part], Field(min_length=1, max_length=len(Part))] | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class RestrictProcessing(Value):
+    reason: LongText
+    authority_ref: ShortText
+    occurred_at: AwareDatetime | None = None
+
+
+class LiftRestriction(Value):
+    reason: LongText
+    occurred_at: AwareDatetime | None = None
+
+
+# The records manager's commands (docs/DOMAIN.md part C), allowed after a final status.
+RecordsChange = ReviewRetention | ErasePersonalData | RestrictProcessing | LiftRestriction
+
 # The commands on an existing complaint: `Complaints.act` takes any of them.
-ComplaintChange = RedirectComplaint | AssignInvestigator | RecordContact | ResolveComplaint
+ComplaintChange = (
+    RedirectComplaint | AssignInvestigator | RecordContact | ResolveComplaint | RecordsChange
+)

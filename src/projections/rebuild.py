@@ -58,7 +58,8 @@ def _swap(
         while notifications := complaints.recorder.select_notifications(
             start=position, limit=batch, inclusive_of_start=False
         ):
-            shadow.process(cursor, [complaints.mapper.to_domain_event(n) for n in notifications])  # type: ignore[misc]
+            decode = complaints.projection_mapper.to_domain_event
+            shadow.process(cursor, [decode(n) for n in notifications])  # type: ignore[misc]
             position = notifications[-1].id
         for logical, table in live.table.items():
             cursor.execute(f"DROP TABLE IF EXISTS {table}")

@@ -212,7 +212,7 @@ class ProjectionRunner:
 
     def _decode(self, notification: Notification) -> Complaint.Event | _UndecodableError:
         try:
-            event: Complaint.Event = self.complaints.mapper.to_domain_event(notification)  # type: ignore[assignment]
+            event: Complaint.Event = self.complaints.projection_mapper.to_domain_event(notification)  # type: ignore[assignment]
         except Exception as error:
             return _UndecodableError(f"event at position {notification.id}: {error}")
         return event

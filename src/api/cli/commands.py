@@ -251,4 +251,10 @@ def verify(
 
 
 def main() -> None:
-    cli()
+    from api.eventstore.keys import MasterKeyError
+
+    try:
+        cli()
+    except MasterKeyError as error:
+        typer.echo(f"complaints: {error}", err=True)
+        raise SystemExit(2) from None

@@ -5,7 +5,9 @@ commit in order, and then also
 - computes each event's `event_hash` and `log_hash` (see `domain.integrity`) from the stored
   bytes and the previous hashes read inside the same transaction;
 - writes whatever the caller attached with `save(..., record_with=...)`: the idempotency record
-  of the HTTP request, so that "events saved" and "request remembered" cannot come apart.
+  of the HTTP request, so that "events saved" and "request remembered" cannot come apart;
+- writes what its standing `companions` keep beside every event: the key ring's data keys and
+  blind-index entries, and the destruction of erased keys (`api.eventstore.sealing`).
 It does not retry a failed write (the library does, for seconds): the caller gets a prompt
 error and, with an idempotency key, can retry safely.
 """
@@ -24,6 +26,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
+from api.eventstore.keys import key_table_ddl
 from domain.integrity import LOG_GENESIS, StoredLink, event_hash, genesis, log_hash
 
 
@@ -104,6 +107,11 @@ class _Chained:
     """What both recorders share: events come with an optional companion (`record_with`)
     written in their transaction; each store inserts them its own way."""
 
+    companions: Sequence[Companion] = ()
+
+    def _companions(self, companion: Companion | None) -> list[Companion]:
+        return [*self.companions, *([] if companion is None else [companion])]
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -131,6 +139,7 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
                 "ADD COLUMN IF NOT EXISTS log_hash bytea"
             ).format(table)
         )
+        self.sql_create_statements.extend(SQL(ddl).format() for ddl in key_table_ddl("postgres"))
         self._table = table
         self._insert = SQL(
             "INSERT INTO {0} (originator_id, originator_version, topic, state, event_hash, "
@@ -188,8 +197,8 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
             ),
         )
         positions = [int(r["notification_id"]) for r in insert.fetchall()]
-        if companion is not None:
-            companion.write(conn.cursor(), "postgres", stored_events, positions)
+        for each in self._companions(companion):
+            each.write(conn.cursor(), "postgres", stored_events, positions)
         return positions
 
     def _select_previous(self, conn: Any, wanted: list[tuple[UUID, int]]) -> Any:
@@ -238,7 +247,8 @@ class ChainedSQLiteRecorder(_Chained, SQLiteApplicationRecorder):
         return [
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name} (originator_id TEXT, "
             "originator_version INTEGER, topic TEXT, state BLOB, event_hash BLOB, "
-            "log_hash BLOB, PRIMARY KEY (originator_id, originator_version))"
+            "log_hash BLOB, PRIMARY KEY (originator_id, originator_version))",
+            *key_table_ddl("sqlite"),
         ]
 
     def _insert_events_with(
@@ -294,8 +304,8 @@ class ChainedSQLiteRecorder(_Chained, SQLiteApplicationRecorder):
                     raise IntegrityError(str(error)) from error
                 raise
             positions.append(int(cursor.lastrowid))
-        if companion is not None:
-            companion.write(cursor, "sqlite", stored_events, positions)
+        for each in self._companions(companion):
+            each.write(cursor, "sqlite", stored_events, positions)
         return positions
 
     def select_links(self, complaint_id: UUID) -> list[StoredLink]:

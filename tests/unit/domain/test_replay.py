@@ -83,7 +83,7 @@ def worked_complaint() -> tuple[Complaint, list[CanMutateAggregate[UUID]]]:
     return complaint, events
 
 
-def test_events_are_stored_under_explicit_topics_with_class_version_1() -> None:
+def test_events_are_stored_under_explicit_topics_and_class_versions() -> None:
     _, events = worked_complaint()
 
     stored = [mapper().to_stored_event(event) for event in events]
@@ -91,8 +91,23 @@ def test_events_are_stored_under_explicit_topics_with_class_version_1() -> None:
     assert [record.topic for record in stored] == TOPICS
     assert [record.originator_version for record in stored] == [1, 2, 3, 4, 5]
     assert {record.originator_id for record in stored} == {events[0].originator_id}
-    for record in stored:
-        assert json.loads(record.state)["class_version"] == 1
+    # The lodging is at version 2 since it says which parts were sealed (upcast from 1).
+    assert [json.loads(record.state)["class_version"] for record in stored] == [2, 1, 1, 1, 1]
+
+
+def test_a_lodging_stored_at_version_1_reads_as_stored_in_clear() -> None:
+    _, events = worked_complaint()
+    stored = mapper().to_stored_event(events[0])
+    state = json.loads(stored.state)
+    del state["sealed_parts"]
+    state["class_version"] = 1
+    old = StoredEvent(
+        stored.originator_id, stored.originator_version, stored.topic, json.dumps(state).encode()
+    )
+
+    lodged = mapper().to_domain_event(old)
+
+    assert lodged.sealed_parts == []  # type: ignore[attr-defined]
 
 
 def test_stored_json_is_plain_canonical_utf8() -> None:
