@@ -17,7 +17,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import rules
-from domain.personal_data import Part
+from domain.personal_data import KeyedHashes, Part
 from domain.records import DEFAULT_RETENTION_YEARS, RecordsOfComplaint
 from domain.values import (
     Actor,
@@ -66,13 +66,21 @@ class Complaint(RecordsOfComplaint, Aggregate):
         location: str | None
         description: str
         late: bool
-        # The parts whose personal values were sealed under keys of their own (v2); a
-        # complaint stored in clear has none, and cannot be erased.
+        # v2: the parts whose personal values were sealed under keys of their own (a
+        # complaint stored in clear has none, and cannot be erased); keyed hashes, in clear,
+        # of the subject's shoulder number (early warning counts officers by it) and of the
+        # complainant's access code (the status page checks it); the code itself, sealed.
         sealed_parts: list[str]
+        shoulder_number_hash: str | None
+        access_code_hash: str | None
+        access_code: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["sealed_parts"] = []
+            state["shoulder_number_hash"] = None
+            state["access_code_hash"] = None
+            state["access_code"] = None
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.reference = self.reference
@@ -103,6 +111,7 @@ class Complaint(RecordsOfComplaint, Aggregate):
             aggregate.resolved_at = None
             aggregate.final_at = None
             aggregate.sealed_parts = self.sealed_parts
+            aggregate.access_code = self.access_code
             aggregate.erased = None
             aggregate.restricted = None
             aggregate.retention_reviews = []
@@ -214,6 +223,8 @@ class Complaint(RecordsOfComplaint, Aggregate):
     resolved_at: datetime | None
     # When it became final (resolved or redirected): retention counts from that day.
     final_at: datetime | None
+    # For the acknowledgement letter only: shown in the lodging's answer, never in a read.
+    access_code: str | None
 
     def __init__(self) -> None:
         """The state is assigned by `Lodged.apply`, on lodging and on replay alike."""
@@ -230,6 +241,7 @@ class Complaint(RecordsOfComplaint, Aggregate):
         now: datetime,
         earliest_receipt: date = rules.EARLIEST_RECEIPT,
         sealed_parts: tuple[Part, ...] = (),
+        keyed: KeyedHashes | None = None,
     ) -> Complaint:
         received_at = command.received_at or now
         rules.check_lodging(command, received_at, now, earliest_receipt)
@@ -244,6 +256,9 @@ class Complaint(RecordsOfComplaint, Aggregate):
             received_at=received_at,
             late=rules.is_late(command.incident_date, received_at),
             sealed_parts=[part.value for part in sealed_parts],
+            shoulder_number_hash=keyed.shoulder_number if keyed else None,
+            access_code_hash=keyed.access_code_hash if keyed else None,
+            access_code=keyed.access_code if keyed else None,
             **payload,
         )
 

@@ -13,6 +13,7 @@ uses the same map, so the three can never disagree about what is personal.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
@@ -35,6 +36,7 @@ _LODGING: tuple[tuple[Path, Part], ...] = (
     (("on_behalf_of", "date_of_birth"), Part.COMPLAINANT),
     (("on_behalf_of", "consent_reference"), Part.COMPLAINANT),
     (("channel_detail",), Part.COMPLAINANT),
+    (("access_code",), Part.COMPLAINANT),
     (("subject", "name"), Part.SUBJECT),
     (("subject", "shoulder_number"), Part.SUBJECT),
     (("subject", "description"), Part.SUBJECT),
@@ -51,6 +53,23 @@ PERSONAL_FIELDS: dict[str, tuple[tuple[Path, Part], ...]] = {
         (("learning", "*", "note"), Part.NARRATIVE),
     ),
 }
+
+
+def normal_shoulder_number(number: str) -> str:
+    """Spaces removed, upper-cased: `12 34ab` and `1234AB` are one officer."""
+    return "".join(number.split()).upper()
+
+
+@dataclass(frozen=True)
+class KeyedHashes:
+    """What a lodging carries in clear about personal values: keyed hashes only (HMAC under a
+    key of the event store's, so that a guess cannot be confirmed without it), and the access
+    code, which the event store seals like any personal value."""
+
+    shoulder_number: str | None
+    access_code_hash: str | None
+    access_code: str | None
+
 
 # The fields of the complaint as it stands (the aggregate's state, the `Complaint` body): the
 # lodging's fields at the top, then contacts and the resolution as the events put them there.
@@ -131,3 +150,7 @@ class FieldSealer(Protocol):
     def open_event(
         self, complaint_id: UUID, version: int, topic: str, state: dict[str, Any]
     ) -> dict[str, Any]: ...
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """HMAC of `value` for `purpose` under a key that never leaves the event store."""
+        ...

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import register_topic
 
 from domain.errors import (
     AlreadyErasedError,
@@ -107,6 +108,15 @@ class RestrictionLifted(RecordsEvent):
         aggregate.restricted = None
 
 
+# Nested events get their explicit topics registered by the Aggregate; these are not nested.
+for _event_class in (
+    RetentionReviewed,
+    PersonalDataErased,
+    ProcessingRestricted,
+    RestrictionLifted,
+):
+    register_topic(_event_class.TOPIC, _event_class)
+
 ERASURE_TOPIC = PersonalDataErased.TOPIC
 
 
@@ -183,6 +193,7 @@ class RecordsOfComplaint:
     lodged: dict[str, Any]
     contacts: list[dict[str, Any]]
     resolution: dict[str, Any] | None
+    access_code: str | None
 
     if TYPE_CHECKING:  # the Aggregate's, which `Complaint` also inherits
 
@@ -197,6 +208,8 @@ class RecordsOfComplaint:
         self.contacts = view.pop("contacts")
         self.resolution = view.pop("resolution")
         self.lodged = view
+        if Part.COMPLAINANT in parts:
+            self.access_code = None
 
     def retention_due_on(self, years: int) -> date | None:
         if self.final_at is None:

@@ -7,6 +7,7 @@ consistency token that read-model endpoints accept as `min_position`).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,8 +31,15 @@ from domain.errors import (
     VersionMismatchError,
 )
 from domain.json_mapper import JsonMapper
-from domain.personal_data import PARTS, FieldSealer, forget_event_fields
-from domain.records import DEFAULT_RETENTION_YEARS, erased_parts
+from domain.personal_data import (
+    PARTS,
+    FieldSealer,
+    KeyedHashes,
+    Part,
+    forget_event_fields,
+    normal_shoulder_number,
+)
+from domain.records import DEFAULT_RETENTION_YEARS, PersonalDataErased, erased_parts
 from domain.rules import EARLIEST_RECEIPT, check_lodging, local_date
 from domain.values import Actor, ComplaintChange, LodgeComplaint
 
@@ -73,6 +81,9 @@ _ENVELOPE = {
     "originator_topic",
     "actor",
     "occurred_at",
+    # The access code is for the acknowledgement letter only: no read shows it again.
+    "access_code",
+    "access_code_hash",
 }
 
 
@@ -131,9 +142,34 @@ class Complaints(Application[UUID]):
             actor=actor,
             now=now,
             earliest_receipt=self.earliest_receipt,
-            sealed_parts=PARTS if self.sealer is not None else (),
+            sealed_parts=self.sealed_parts,
+            keyed=self.keyed_hashes(command),
         )
         return self._save(complaint, record_with)
+
+    @property
+    def sealed_parts(self) -> tuple[Part, ...]:
+        """The parts a new complaint's personal data is sealed in: all, given a sealer."""
+        return PARTS if self.sealer is not None else ()
+
+    def keyed_hashes(
+        self, command: LodgeComplaint, *, access_code: bool = True
+    ) -> KeyedHashes | None:
+        """The lodging's keyed hashes, and a new access code for the acknowledgement letter
+        (given a sealer: without one there is no key to hash under, nor to seal the code)."""
+        if self.sealer is None:
+            return None
+        number = command.subject.shoulder_number
+        code = new_access_code() if access_code else None
+        return KeyedHashes(
+            shoulder_number=(
+                self.sealer.keyed_hash("shoulder_number", normal_shoulder_number(number))
+                if number
+                else None
+            ),
+            access_code_hash=self.sealer.keyed_hash("access_code", code) if code else None,
+            access_code=code,
+        )
 
     def allocate_reference(self, received_at: datetime) -> str:
         """The next `PC/<number>/<yy>` for the year the complaint was received."""
@@ -188,9 +224,9 @@ class Complaints(Application[UUID]):
             raise ComplaintNotFoundError(f"Complaint {complaint_id} has no event {version}.")
         if version is not None:
             # A past state shows what was erased later as erased too (time travel included).
-            later = erased_parts(self._events(complaint_id))
-            if later:
-                complaint.forget(sorted(later))
+            for event in self._events(complaint_id):
+                if event.originator_version > version and isinstance(event, PersonalDataErased):
+                    event.apply(complaint)
         return complaint
 
     def get_complaint_as_of(self, complaint_id: UUID, at: datetime) -> Complaint:
@@ -259,6 +295,16 @@ def _history_entry(event: Complaint.Event, erased: set[Any]) -> HistoryEntry:
         actor=state["actor"],
         data={key: value for key, value in state.items() if key not in _ENVELOPE},
     )
+
+
+# Unambiguous when read off a letter and typed in: no 0/O, 1/I/L.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_access_code() -> str:
+    """A complainant's access code for the status page: 12 characters (about 59 bits)."""
+    code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
 
 
 def event_type_name(event_class: type) -> str:

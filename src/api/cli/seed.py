@@ -272,6 +272,8 @@ def seed(
                 actor=INTAKE,
                 now=now,
                 earliest_receipt=complaints.earliest_receipt,
+                sealed_parts=complaints.sealed_parts,
+                keyed=complaints.keyed_hashes(command, access_code=False),
             )
             _progress(complaint, rng, received, now)
             histories.append(complaint)

@@ -13,6 +13,7 @@ Retry-After; one abandoned for longer than `STALE_AFTER` may be taken over.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -75,9 +76,11 @@ class Remembered:
     body: str | None
 
 
-def request_hash(method: str, path: str, body: Any) -> str:
+def request_hash(key: bytes, method: str, path: str, body: Any) -> str:
+    """A keyed fingerprint of the request: a plain hash of a body holding personal data could
+    be confirmed by guessing it (docs/DOMAIN.md part C)."""
     canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def _now() -> str:

@@ -16,6 +16,7 @@ that: the aggregate forgets erased values by itself (`domain.records`).
 from __future__ import annotations
 
 import base64
+import hmac
 import logging
 import secrets
 import threading
@@ -125,6 +126,13 @@ class KeyRing:
                 "the current master key, or finish `complaints keys rotate-master`"
             )
         return self.master.unwrap(INDEX_OWNER, INDEX_PART, bytes(row["wrapped"]))
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        return blind_index.digest(self.index_key, purpose, value)
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for one purpose (e.g. request fingerprints), derived from the index key."""
+        return hmac.new(self.index_key, f"complaints/{purpose}/v1".encode(), "sha256").digest()
 
     # ---- FieldSealer -----------------------------------------------------------------------
 
@@ -237,6 +245,10 @@ class KeyRing:
                 _param("DELETE FROM subject_index WHERE complaint_id = ?", dialect), (owner,)
             )
         self.evict(owner)
+
+    def subject_entries(self, digests: list[str]) -> list[tuple[str, str]]:
+        """(complaint_id, appears_as) of the blind index's entries with one of `digests`."""
+        return blind_index.find(self._datastore, self.dialect, digests)
 
     # ---- the cache -------------------------------------------------------------------------
 
