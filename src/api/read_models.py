@@ -22,6 +22,7 @@ from projections.case_list.queries import (
 from projections.catalogue import PROJECTIONS
 from projections.coordination import PostgresCoordinator, SQLiteCoordinator
 from projections.learning import LearningStatistics
+from projections.retention import RetentionSchedule, due_page
 from projections.runner import Coordinator, ProjectionRunner, stored_failures
 from projections.store import ReadStore
 from projections.timeliness import TimelinessStatistics
@@ -66,9 +67,10 @@ class ReadModels:
         self.case_list = CaseList()
         self.learning = LearningStatistics()
         self.timeliness = TimelinessStatistics()
+        self.retention = RetentionSchedule()
         self.limits = TimeLimits(settings.first_contact_due_days, settings.resolution_due_days)
         self.runner = ProjectionRunner(
-            complaints, self.store, [self.case_list, self.learning, self.timeliness]
+            complaints, self.store, [self.case_list, self.learning, self.timeliness, self.retention]
         )
         self.runner.setup()
         self._settings = settings
@@ -125,6 +127,21 @@ class ReadModels:
             row["first_contact_due"] = due(row["lodged_on"], self.limits.first_contact_days)
             row["resolution_due"] = due(row["lodged_on"], self.limits.resolution_days)
         return rows, next_cursor
+
+    def retention_due(
+        self, *, as_of: date, years: int, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Final complaints due for retention review by `as_of` and not wholly erased, by due
+        day (InvalidCursorError for a foreign cursor); `years` is the retention period now."""
+        with self.store.reading() as db:
+            return due_page(
+                db,
+                self.retention.table["retention"],
+                as_of=as_of,
+                years=years,
+                limit=limit,
+                after=after,
+            )
 
     def caseload(self, today: date) -> dict[str, Any]:
         with self.store.reading() as db:

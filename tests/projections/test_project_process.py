@@ -7,7 +7,6 @@ in pg_locks and pg_stat_activity which process holds the projection lead and whi
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -21,7 +20,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from projections.catalogue import PROJECTIONS
 from projections.coordination import ADVISORY_LOCK_KEY
+from tests.ops_support import cli_env
 from tests.projections.plans import EARLIEST, generate, play_service
 from tests.projections.tables import clean_build, dump, service
 
@@ -33,8 +34,7 @@ COMPLAINTS = Path(sys.executable).with_name("complaints")
 @contextmanager
 def project(url: str, name: str, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`complaints project` on `url`, connecting as `name`; killed if the test leaves it up."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("COMPLAINTS_")}
-    env |= {"COMPLAINTS_DATABASE_URL": url, "PGAPPNAME": name}
+    env = cli_env(url) | {"PGAPPNAME": name}
     log = (folder / f"{name}.log").open("wb")
     process = subprocess.Popen(
         [str(COMPLAINTS), "project"], env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT
@@ -136,7 +136,7 @@ def test_killed_mid_catch_up_and_restarted_the_read_models_are_exact(
         wait_for(caught_up(url, last), 120, "the worker to reach the head")
         assert stop(worker) < 5
     assert dump(url) == clean_build(url)
-    assert positions(url) == {"case_list": last, "learning": last, "timeliness": last}
+    assert positions(url) == dict.fromkeys(PROJECTIONS, last)
 
 
 # Every committed move of a read model's position, with the application name of the session that

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from projections.catalogue import PROJECTIONS
+from tests.ops_support import cli_env
 from tests.projections.plans import EARLIEST, generate, play_service
 from tests.projections.tables import dump, execute, head, runner_for, service
 
@@ -17,10 +17,9 @@ COMPLAINTS = Path(sys.executable).with_name("complaints")
 
 
 def complaints_rebuild(url: str, folder: Path, *names: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("COMPLAINTS_")}
     return subprocess.run(
         [str(COMPLAINTS), "rebuild", *names],
-        env=env | {"COMPLAINTS_DATABASE_URL": url},
+        env=cli_env(url),
         cwd=folder,
         capture_output=True,
         text=True,
