@@ -33,6 +33,7 @@ CASEWORKER = auth("cw-1", "caseworker")
 SUPERVISOR = auth("sup-1", "supervisor", name="DI Grace Hopper")
 AUDITOR = auth("aud-1", "auditor")
 ANALYST = auth("ana-1", "analyst")
+RECORDS_MANAGER = auth("rm-1", "records_manager", name="Records Officer Ida Wells")
 
 
 class MovableClock:
@@ -198,6 +199,7 @@ ROLE_HEADERS: dict[str, dict[str, str]] = {
     "supervisor": SUPERVISOR,
     "auditor": AUDITOR,
     "analyst": ANALYST,
+    "records_manager": RECORDS_MANAGER,
 }
 
 
@@ -236,7 +238,8 @@ class Endpoint:
 
 
 _CASEWORKERS = frozenset({"caseworker", "supervisor"})
-_READERS = frozenset({"caseworker", "supervisor", "auditor"})
+_READERS = frozenset({"caseworker", "supervisor", "auditor", "records_manager"})
+_RECORDS = frozenset({"records_manager"})
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint(
@@ -270,4 +273,15 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("history", "GET", "/complaints/{id}/history", _READERS),
     Endpoint("by-reference", "GET", "/complaints/by-reference/{ref}", _READERS, 307),
+    # Records management: restriction applies at any status; erasure and retention reviews
+    # need a final complaint and are covered in tests/api/test_records.py.
+    Endpoint(
+        "restrict",
+        "POST",
+        "/complaints/{id}/restrict",
+        _RECORDS,
+        body={"reason": "Evidence.", "authority_ref": "CPS-1"},
+    ),
+    Endpoint("subject-access", "POST", "/subject-access", _RECORDS, body={"email": "a@b.org"}),
+    Endpoint("retention-due", "GET", "/retention/due", _RECORDS),
 ]

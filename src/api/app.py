@@ -27,7 +27,7 @@ from api.eventstore.sealing import KeyRing
 from api.http.limits import BodySizeLimit
 from api.http.observability import RequestObserver, configure_logging
 from api.http.problems import index_methods, install_problem_handlers
-from api.http.routes import audit, commands, complaints, health
+from api.http.routes import audit, commands, complaints, health, records
 from api.http.routes import read_models as read_model_routes
 from api.integrity.access_log import AccessLog
 from api.read_models import ReadModels
@@ -138,6 +138,7 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         read_model_routes.router,
         complaints.router,
         audit.router,
+        records.router,
         health.router,
     ]
     for router in routers:

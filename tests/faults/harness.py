@@ -19,25 +19,12 @@ import psycopg
 
 from projections.catalogue import PROJECTIONS
 from tests.faults.cluster import free_port
-from tests.support import JWT_SECRET
+from tests.ops_support import cli_env
 
 COMPLAINTS = str(Path(sys.executable).with_name("complaints"))
 START_TIMEOUT = 60.0
 T = TypeVar("T")
 Rows = dict[str, list[tuple[Any, ...]]]
-
-
-def cli_env(database_url: str, **settings: str) -> dict[str, str]:
-    """This environment without COMPLAINTS_/PROMETHEUS_ settings, plus the URL, the test JWT
-    secret and the given settings (`projections="external"` → COMPLAINTS_PROJECTIONS)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("COMPLAINTS_", "PROMETHEUS_")) and key not in ("COLUMNS", "LINES")
-    }
-    env |= {"COMPLAINTS_DATABASE_URL": database_url, "COMPLAINTS_JWT_SECRET": JWT_SECRET}
-    env |= {f"COMPLAINTS_{key.upper()}": value for key, value in settings.items()}
-    return env
 
 
 def run_cli(

@@ -13,11 +13,13 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from api.cli.keys import keys
 from api.http.auth import Role, mint_token
 from api.settings import Settings, get_settings
 
 cli = typer.Typer(help="Complaints Casework", no_args_is_help=True, add_completion=False)
 err = Console(stderr=True)
+cli.add_typer(keys, name="keys")
 
 
 def load_settings() -> Settings:
@@ -145,8 +147,8 @@ def rebuild(
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=err) as progress:
-            label = ", ".join(p.name for p in chosen)
-            task = progress.add_task(f"rebuilding {label}", total=head)
+            progress.console.print(f"rebuilding {', '.join(p.name for p in chosen)}")
+            task = progress.add_task("events", total=head)
             rebuild_read_models(
                 complaints, store, chosen, progress=lambda _, n: progress.advance(task, n)
             )

@@ -27,6 +27,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     ANALYST = "analyst"
+    RECORDS_MANAGER = "records_manager"
 
 
 # What each role may act as, beyond itself (docs/API.md: "everything intake may, plus ...").

@@ -149,3 +149,32 @@ RESOLUTION_EXAMPLES = {
         },
     ),
 }
+RETENTION_EXAMPLES = {
+    "retain": Example(
+        summary="Keep it for another two years",
+        value={
+            "decision": "retain",
+            "reason": "Civil claim pending.",
+            "next_review_on": "2099-01-31",
+        },
+    ),
+}
+ERASURE_EXAMPLES = {
+    "all": Example(
+        summary="Erase all its personal data at the end of retention",
+        value={"basis": "retention_expired", "authority_ref": "RR-2032-0141"},
+    ),
+    "complainant": Example(
+        summary="Erase the complainant's details on their request",
+        value={"basis": "erasure_request", "authority_ref": "DPO-88", "parts": ["complainant"]},
+    ),
+}
+RESTRICTION_EXAMPLES = {
+    "evidence": Example(
+        summary="Keep it as evidence, unused",
+        value={"reason": "Held for court proceedings.", "authority_ref": "CPS-2026-7"},
+    ),
+}
+LIFT_EXAMPLES = {
+    "done": Example(summary="The proceedings ended", value={"reason": "Proceedings concluded."}),
+}

@@ -16,9 +16,15 @@ from api.http.auth import Principal, Role
 from api.http.deps import role
 from api.http.problems import FieldError, ProblemError
 
-Reader = Annotated[Principal, role(Role.CASEWORKER, Role.AUDITOR)]
+Reader = Annotated[Principal, role(Role.CASEWORKER, Role.AUDITOR, Role.RECORDS_MANAGER)]
 Lister = Annotated[Principal, role(Role.CASEWORKER, Role.SUPERVISOR, Role.AUDITOR, Role.ANALYST)]
 Caseworker = Annotated[Principal, role(Role.CASEWORKER)]
+
+
+def sees_personal_data(principal: Principal, restricted: bool) -> bool:
+    """While processing is restricted (DPA 2018 s.47(2)) only records managers and auditors
+    see a complaint's personal data; otherwise whoever may read the complaint does."""
+    return not restricted or principal.has_any(Role.RECORDS_MANAGER, Role.AUDITOR)
 
 
 def _forbidden(detail: str) -> ProblemError:

@@ -1,4 +1,9 @@
-"""Response bodies of the HTTP API: the `Complaint` of docs/API.md and its history."""
+"""Response bodies of the HTTP API: the `Complaint` of docs/API.md and its history.
+
+Erased personal values read as null, and so do all of them for a reader who may not see a
+restricted complaint's personal data (`personal=False`): the same map of personal fields
+(`domain.personal_data`) decides both.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from domain.complaint import Complaint
+from domain.personal_data import PARTS, Part, forget_event_fields, forget_standing_fields
 from domain.service import HistoryEntry
 from domain.values import (
     Behaviour,
@@ -59,15 +65,36 @@ class AssignmentOut(Out):
 class ContactOut(Out):
     method: ContactMethod
     occurred_at: datetime
-    summary: str
+    summary: str | None
     by: ActorOut
 
 
 class ResolutionOut(Out):
     outcome: Outcome
-    summary: str
+    summary: str | None
     learning: list[LearningPoint]
     resolved_at: datetime
+    by: ActorOut
+
+
+class ErasedOut(Out):
+    at: datetime
+    basis: str
+    authority_ref: str
+    parts: list[Part]
+
+
+class RestrictedOut(Out):
+    since: datetime
+    reason: str
+    authority_ref: str
+
+
+class RetentionReviewOut(Out):
+    decision: str
+    reason: str
+    next_review_on: date
+    reviewed_at: datetime
     by: ActorOut
 
 
@@ -81,14 +108,14 @@ class ComplaintOut(Out):
     received_at: datetime
     channel: Channel
     channel_detail: str | None
-    complainant: Complainant
+    complainant: Complainant | None
     on_behalf_of: OnBehalfOf | None
     standing: Standing
     subject: Subject
     behaviours: list[Behaviour]
     incident_date: date | None
     location: str | None
-    description: str
+    description: str | None
     late: bool
     redirect: RedirectOut | None
     investigator: InvestigatorOut | None
@@ -100,6 +127,10 @@ class ComplaintOut(Out):
     first_contact_at: datetime | None
     resolved_at: datetime | None
     last_recorded_at: datetime
+    # Records management (docs/API.md): null unless erased or restricted.
+    erased: ErasedOut | None = None
+    restricted: RestrictedOut | None = None
+    retention_reviews: list[RetentionReviewOut] = []
 
 
 class CommandResultOut(ComplaintOut):
@@ -120,8 +151,8 @@ class HistoryOut(Out):
     events: list[HistoryEventOut]
 
 
-def complaint_fields(complaint: Complaint) -> dict[str, Any]:
-    return {
+def complaint_fields(complaint: Complaint, *, personal: bool = True) -> dict[str, Any]:
+    fields = {
         "complaint_id": complaint.id,
         "reference": complaint.reference,
         "status": complaint.status,
@@ -138,18 +169,33 @@ def complaint_fields(complaint: Complaint) -> dict[str, Any]:
         "first_contact_at": complaint.first_contact_at,
         "resolved_at": complaint.resolved_at,
         "last_recorded_at": complaint.modified_on,
+        "erased": complaint.erased,
+        "restricted": complaint.restricted,
+        "retention_reviews": complaint.retention_reviews,
     }
+    return fields if personal else forget_standing_fields(fields, PARTS)
 
 
-def complaint_out(complaint: Complaint) -> ComplaintOut:
-    return ComplaintOut.model_validate(complaint_fields(complaint))
+def complaint_out(complaint: Complaint, *, personal: bool = True) -> ComplaintOut:
+    return ComplaintOut.model_validate(complaint_fields(complaint, personal=personal))
 
 
-def command_result_out(complaint: Complaint, position: int) -> CommandResultOut:
-    return CommandResultOut.model_validate({**complaint_fields(complaint), "position": position})
+def command_result_out(
+    complaint: Complaint, position: int, *, personal: bool = True
+) -> CommandResultOut:
+    fields = complaint_fields(complaint, personal=personal)
+    return CommandResultOut.model_validate({**fields, "position": position})
 
 
-def history_out(complaint_id: UUID, entries: list[HistoryEntry]) -> HistoryOut:
+def _shown(entry: HistoryEntry, personal: bool) -> dict[str, Any]:
+    if personal:
+        return entry.data
+    return forget_event_fields(f"complaints:{entry.type}", entry.data, PARTS)
+
+
+def history_out(
+    complaint_id: UUID, entries: list[HistoryEntry], *, personal: bool = True
+) -> HistoryOut:
     return HistoryOut(
         complaint_id=complaint_id,
         events=[
@@ -159,7 +205,7 @@ def history_out(complaint_id: UUID, entries: list[HistoryEntry]) -> HistoryOut:
                 recorded_at=entry.recorded_at,
                 occurred_at=entry.occurred_at,
                 actor=ActorOut.model_validate(entry.actor),
-                data=entry.data,
+                data=_shown(entry, personal),
             )
             for entry in entries
         ],

@@ -21,6 +21,7 @@ from api.eventstore.keyed_commands import Answer, KeyedCommands, KeyedRequest, R
 from api.http import openapi
 from api.http.auth import Principal, Role
 from api.http.deps import ComplaintsDep, ExpectedVersionDep, IdempotencyKeyDep, role
+from api.http.permissions import sees_personal_data
 from api.http.problems import PROBLEM_MEDIA_TYPE, domain_problem, problem_responses
 from api.http.schemas import CommandResultOut, command_result_out
 from domain.errors import DomainError
@@ -28,10 +29,14 @@ from domain.service import Recorded
 from domain.values import (
     Actor,
     AssignInvestigator,
+    ErasePersonalData,
+    LiftRestriction,
     LodgeComplaint,
     RecordContact,
     RedirectComplaint,
     ResolveComplaint,
+    RestrictProcessing,
+    ReviewRetention,
 )
 
 router = APIRouter(prefix="/complaints", tags=["commands"])
@@ -54,6 +59,7 @@ def _keyed(
     if key is None:
         return None
     fingerprint = request_hash(
+        request.app.state.keys.derived_key("request-fingerprint"),
         request.method,
         request.url.path,
         [body.model_dump(mode="json"), request.headers.get("if-match")],
@@ -61,7 +67,7 @@ def _keyed(
     return KeyedRequest(principal.id, key, fingerprint)
 
 
-def _respond(request: Request, answer: Answer, status_code: int) -> Response:
+def _respond(request: Request, principal: Principal, answer: Answer, status_code: int) -> Response:
     if answer.replayed:
         request.state.replayed = True
     outcome = answer.outcome
@@ -71,7 +77,9 @@ def _respond(request: Request, answer: Answer, status_code: int) -> Response:
     headers = {"ETag": f'"{complaint.version}"'}
     if status_code == status.HTTP_201_CREATED:
         headers["Location"] = f"/complaints/{complaint.id}"
-    body = command_result_out(complaint, outcome.position).model_dump(mode="json")
+    personal = sees_personal_data(principal, complaint.restricted is not None)
+    result = command_result_out(complaint, outcome.position, personal=personal)
+    body = result.model_dump(mode="json")
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
@@ -101,7 +109,7 @@ def lodge_complaint(
 
     keyed = _keyed(request, principal, body, idempotency_key)
     answer = _keyed_commands(request).run(keyed, status.HTTP_201_CREATED, lodge, _worded)
-    return _respond(request, answer, status.HTTP_201_CREATED)
+    return _respond(request, principal, answer, status.HTTP_201_CREATED)
 
 
 def _command_route(
@@ -135,7 +143,7 @@ def _command_route(
 
         keyed = _keyed(request, principal, body, idempotency_key)
         answer = _keyed_commands(request).run(keyed, status.HTTP_200_OK, act, _worded)
-        return _respond(request, answer, status.HTTP_200_OK)
+        return _respond(request, principal, answer, status.HTTP_200_OK)
 
     # The function's name is the OpenAPI operationId's stem, which generated clients rely on.
     endpoint.__name__ = endpoint.__qualname__ = _OPERATION_NAMES[name]
@@ -152,6 +160,10 @@ _OPERATION_NAMES = {
     "assign": "assign_investigator",
     "contacts": "record_contact",
     "resolve": "resolve_complaint",
+    "retention-reviews": "review_retention",
+    "erase": "erase_personal_data",
+    "restrict": "restrict_processing",
+    "lift-restriction": "lift_restriction",
 }
 
 _command_route(
@@ -184,5 +196,39 @@ _command_route(
     Role.CASEWORKER,
     "Resolve a complaint with the complainant",
     openapi.RESOLUTION_EXAMPLES,
+    openapi.AFTER_THE_END,
+)
+
+# Records management (docs/API.md): the records manager's decisions, after a complaint is final.
+_command_route(
+    "retention-reviews",
+    ReviewRetention,
+    Role.RECORDS_MANAGER,
+    "Record a retention review: keep it, with a reason and the next review date",
+    openapi.RETENTION_EXAMPLES,
+    openapi.AFTER_THE_END,
+)
+_command_route(
+    "erase",
+    ErasePersonalData,
+    Role.RECORDS_MANAGER,
+    "Erase personal data by destroying its keys (crypto-shredding)",
+    openapi.ERASURE_EXAMPLES,
+    openapi.AFTER_THE_END,
+)
+_command_route(
+    "restrict",
+    RestrictProcessing,
+    Role.RECORDS_MANAGER,
+    "Restrict processing: keep it as evidence, its personal data hidden from ordinary use",
+    openapi.RESTRICTION_EXAMPLES,
+    openapi.AFTER_THE_END,
+)
+_command_route(
+    "lift-restriction",
+    LiftRestriction,
+    Role.RECORDS_MANAGER,
+    "Lift a restriction of processing",
+    openapi.LIFT_EXAMPLES,
     openapi.AFTER_THE_END,
 )

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from api.http.deps import ComplaintsDep
 from api.http.openapi import ETAG, LOCATION
-from api.http.permissions import Moment, Reader, moment_for
+from api.http.permissions import Moment, Reader, moment_for, sees_personal_data
 from api.http.problems import problem_responses
 from api.http.routes.audit import record_access
 from api.http.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
@@ -72,7 +72,9 @@ def get_complaint(
     response.headers["ETag"] = f'"{complaint.version}"'
     action = "read_complaint" if moment == Moment() else "read_complaint_as_of"
     record_access(request, principal, action, complaint_id)
-    return complaint_out(complaint)
+    return complaint_out(
+        complaint, personal=sees_personal_data(principal, complaint.restricted is not None)
+    )
 
 
 @router.get(
@@ -84,6 +86,10 @@ def get_complaint(
 def get_history(
     complaint_id: UUID, request: Request, principal: Reader, complaints: ComplaintsDep
 ) -> HistoryOut:
-    history = history_out(complaint_id, complaints.history(complaint_id))
+    entries = complaints.history(complaint_id)
+    # Restricted now means hidden in every past event too: restriction is about use, not time.
+    restricted = complaints.get_complaint(complaint_id).restricted is not None
+    personal = sees_personal_data(principal, restricted)
+    history = history_out(complaint_id, entries, personal=personal)
     record_access(request, principal, "read_history", complaint_id)
     return history

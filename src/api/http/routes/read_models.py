@@ -67,11 +67,11 @@ def _read_models(request: Request) -> ReadModels:
     return models
 
 
-def _today(request: Request) -> date:
+def request_today(request: Request) -> date:
     return local_date(request.app.state.complaints.clock())
 
 
-def _caught_up(
+def caught_up(
     request: Request, response: Response, projection: str, min_position: int | None, wait: int
 ) -> ReadModels:
     models = _read_models(request)
@@ -103,7 +103,7 @@ def list_complaints(
 ) -> CaseListPage:
     view = case_list_view(principal, investigator_id)
     _check_range(lodged_from, lodged_to, ("lodged_from", "lodged_to"))
-    models = _caught_up(request, response, "case_list", min_position, wait_ms)
+    models = caught_up(request, response, "case_list", min_position, wait_ms)
     filters = CaseFilter(
         status, view.investigator_id, subject_kind, channel, lodged_from, lodged_to
     )
@@ -137,8 +137,8 @@ def get_caseload(
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Caseload:
-    models = _caught_up(request, response, "case_list", min_position, wait_ms)
-    caseload = Caseload.model_validate(models.caseload(_today(request)))
+    models = caught_up(request, response, "case_list", min_position, wait_ms)
+    caseload = Caseload.model_validate(models.caseload(request_today(request)))
     record_access(request, principal, "read_caseload", None)
     return caseload
 
@@ -158,8 +158,8 @@ def get_investigator_caseload(
     wait_ms: WaitMs = 2000,
 ) -> InvestigatorCases:
     check_caseload_reader(principal, investigator_id)
-    models = _caught_up(request, response, "case_list", min_position, wait_ms)
-    cases = models.cases_of(investigator_id, _today(request))
+    models = caught_up(request, response, "case_list", min_position, wait_ms)
+    cases = models.cases_of(investigator_id, request_today(request))
     shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
     answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": shown})
     record_access(request, principal, "read_caseload", None)
@@ -205,7 +205,7 @@ def _statistics_route(
         wait_ms: WaitMs = 2000,
     ) -> Any:
         _check_range(lodged_from, lodged_to)
-        models = _caught_up(request, response, name, min_position, wait_ms)
+        models = caught_up(request, response, name, min_position, wait_ms)
         figures = models.statistics(name, (lodged_from, lodged_to))
         if wants_csv(request):  # Accept: text/csv
             headers = dict(response.headers)
