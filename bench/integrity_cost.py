@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from api.app import build_complaints
+from api.eventstore.references import reference_numbers_for
+from api.eventstore.schema import schema_guard
 from api.http.auth import Principal, Role
 from api.http.schemas import complaint_out
 from api.integrity.access_log import AccessLog
@@ -29,10 +30,14 @@ SUPERVISOR = Actor(id="sup-bench", name="DI Bench")
 
 
 def _complaints(url: str, recorder: str | None) -> Complaints:
+    """Both without encryption, so that the difference is the chains alone (P8 measures the
+    encryption; the library's recorder has no key table to write to)."""
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    env = dict(settings.eventsourcing_env)
     if recorder is not None:
-        settings.eventsourcing_env["APPLICATION_RECORDER_TOPIC"] = recorder
-    return build_complaints(settings)
+        env["APPLICATION_RECORDER_TOPIC"] = recorder
+    with schema_guard(settings):
+        return Complaints(env=env, reference_numbers=reference_numbers_for)
 
 
 def _assigned(complaints: Complaints, count: int, lodging: dict[str, Any]) -> list[UUID]:
@@ -74,7 +79,7 @@ def measure(
         finally:
             complaints.close()
     settings = Settings(_env_file=None, database_url=chained_url)  # type: ignore[call-arg]
-    complaints, store = build_complaints(settings), build_store(settings)
+    complaints, store = _complaints(chained_url, None), build_store(settings)
     log = AccessLog(store)
     reader = Principal(id="aud-bench", name="Auditor", roles=frozenset({Role.AUDITOR}))
     try:

@@ -26,7 +26,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.http.auth import mint_token
-from bench import integrity_cost
+from bench import encryption_cost, integrity_cost
 from bench import scenarios as s
 from bench.load import wrk_available
 
@@ -203,6 +203,11 @@ def run(mode: Mode) -> dict[str, Any]:
     finally:
         drop_database(chained)
         drop_database(library)
+    encryption = create_database("encryption")
+    try:
+        figures["P8"] = encryption_cost.measure(encryption, mode.integrity_samples)
+    finally:
+        drop_database(encryption)
     return {"machine": machine(ADMIN_URL), "figures": figures, "ratios": ratios(figures)}
 
 
@@ -231,6 +236,10 @@ def ratios(f: dict[str, Any]) -> dict[str, Any]:
         / max(1, f["P6"]["rss_after_start_kib"]),
         "P7_command_with_hash_chain_vs_library": f["P7"]["command_cost_ratio"],
         "P7_read_with_access_log_vs_without": f["P7"]["read_cost_ratio"],
+        "P8_lodge_encrypted_vs_plain": f["P8"]["lodge_cost_ratio"],
+        "P8_contact_encrypted_vs_plain": f["P8"]["contact_cost_ratio"],
+        "P8_read_warm_keys_vs_plain": f["P8"]["read_warm_cost_ratio"],
+        "P8_read_cold_keys_vs_plain": f["P8"]["read_cold_cost_ratio"],
     }
 
 

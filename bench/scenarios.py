@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from api.eventstore.keys import new_master_key_text
 from bench.load import (
     LoadResult,
     PeakRss,
@@ -41,11 +42,17 @@ LODGING = {
 }
 
 
+# One master key for the whole run (each benchmark database is new), unless one is given;
+# in this process's environment too, for what the suite builds in-process.
+MASTER_KEY = os.environ.setdefault("COMPLAINTS_MASTER_KEY", new_master_key_text())
+
+
 def environment(url: str, secret: str) -> dict[str, str]:
     return {
         **os.environ,
         "COMPLAINTS_DATABASE_URL": url,
         "COMPLAINTS_JWT_SECRET": secret,
+        "COMPLAINTS_MASTER_KEY": MASTER_KEY,
         "COMPLAINTS_PROJECTIONS": "external",
     }
 
