@@ -20,8 +20,9 @@ JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
 MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLXRoaXJ0eS10d28tYnk="
 
 
-def auth(sub: str, *roles: str, name: str | None = None, ttl: int = 600) -> dict[str, str]:
-    """Authorization header for a caller with these roles."""
+def auth(sub: str, *roles: str, name: str | None = None, ttl: int = 4 * 3600) -> dict[str, str]:
+    """Authorization header for a caller with these roles (minted when tests are collected, so
+    it must outlive the whole run: a loaded machine once took the suite past ten minutes)."""
     token = mint_token(
         JWT_SECRET, sub=sub, name=name or f"Officer {sub}", roles=list(roles), ttl=ttl
     )

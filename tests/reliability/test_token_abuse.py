@@ -242,9 +242,14 @@ def test_the_signature_is_compared_with_hmac_compare_digest(
 
 
 def test_verification_time_does_not_depend_on_where_the_signature_differs() -> None:
-    # Measured: the two medians agree within 0.5% here, with or without load; 10% is generous.
-    ratio = _late_over_early()
-    assert 0.9 < ratio < 1.1, f"last-byte forgeries take {ratio:.3f}x as long as first-byte ones"
+    # Measured: the two medians agree within 0.5% here; 10% is generous. A shared machine can
+    # still disturb one measurement, so it gets three: a real leak is outside every time.
+    ratios = []
+    for _ in range(3):
+        ratios.append(_late_over_early())
+        if 0.9 < ratios[-1] < 1.1:
+            break
+    assert 0.9 < ratios[-1] < 1.1, f"last-byte forgeries take {ratios}x as long as first-byte ones"
 
 
 def test_the_timing_measurement_can_see_an_early_exit_comparison(
