@@ -202,7 +202,9 @@ def test_no_5xx_and_every_response_is_documented(
     if case.path in UNAUTHENTICATED and role != "intake":
         pytest.skip("no token is read here; one role is enough")
     _bound_the_wait(case)
-    case.call_and_validate(session=live, headers=ROLE_HEADERS[role], checks=CHECKS)
+    # The change feed never ends by itself: read its head for a moment, not until a timeout.
+    extra = {"timeout": 0.25} if case.path == "/events/stream" else {}
+    case.call_and_validate(session=live, headers=ROLE_HEADERS[role], checks=CHECKS, **extra)
 
 
 DATE_PARAMETERS = [
