@@ -104,4 +104,6 @@ def test_a_lodging_keeps_keyed_hashes_in_clear_and_its_access_code_sealed(
     for complaint in (first, second):
         history = client.get(f"/complaints/{complaint['complaint_id']}/history", headers=AUDITOR)
         assert "access_code" not in history.json()["events"][0]["data"]
-        assert "access_code" not in complaint
+        assert complaint["access_code"]  # in the lodging's answer, for the letter, only
+        read = client.get(f"/complaints/{complaint['complaint_id']}", headers=AUDITOR)
+        assert "access_code" not in read.json()

@@ -37,7 +37,10 @@ SUB_SECOND = re.compile(r"T\d{2}:\d{2}:\d{2}\.\d{3,}")
 
 
 def _without_position(response_body: dict[str, Any]) -> dict[str, Any]:
+    """A command's answer as a read shows it: no position, and (the lodging's) no access code,
+    which only the acknowledgement letter gets."""
     assert isinstance(response_body.pop("position"), int)
+    response_body.pop("access_code", None)
     return response_body
 
 
