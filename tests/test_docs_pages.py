@@ -3,48 +3,23 @@
 The assets are fetched one by one from the server, and the page is opened in a real browser
 (headless Chromium) whose every host but 127.0.0.1 fails to resolve, so that a script or style
 sheet loaded from a CDN would leave the page blank. The browser test skips when Chromium is not
-installed, except under COMPLAINTS_REQUIRE_BROWSER=1 (as `.ci/run` sets, having installed it).
+installed, except under COMPLAINTS_REQUIRE_BROWSER=1 (as `.ci/run` sets, having installed it):
+see tests/browser.py.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
 
+from tests.browser import assets_of, rendered
 from tests.ops_support import Server, cli_env
 
 PAGES = ["/docs", "/redoc"]
-REQUIRE_BROWSER = os.environ.get("COMPLAINTS_REQUIRE_BROWSER") == "1"
-OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
-
-
-class _Assets(HTMLParser):
-    """The addresses a page loads: scripts, style sheets, icons, images."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.addresses: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        named = dict(attrs)
-        for attribute in ("src", "href"):
-            value = named.get(attribute)
-            if value and (tag != "a"):
-                self.addresses.append(value)
-
-
-def assets_of(html: str) -> list[str]:
-    parser = _Assets()
-    parser.feed(html)
-    return parser.addresses
 
 
 @pytest.fixture(scope="module")
@@ -72,40 +47,6 @@ def test_every_asset_of_the_page_comes_from_the_server(server: Server, page: str
         asset = httpx.get(absolute, timeout=10)
         assert asset.status_code == 200, address
         assert asset.content, address
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "Chromium is not installed (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-def rendered(url: str, folder: Path) -> str:
-    """The page's DOM after its scripts ran, in a browser that can reach only 127.0.0.1."""
-    result = subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={folder}",
-            OFFLINE,
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
 
 
 def test_swagger_ui_renders_every_operation_offline(server: Server, tmp_path: Path) -> None:
