@@ -285,4 +285,5 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("subject-access", "POST", "/subject-access", _RECORDS, body={"email": "a@b.org"}),
     Endpoint("retention-due", "GET", "/retention/due", _RECORDS),
+    Endpoint("early-warning", "GET", "/early-warning", frozenset({"supervisor"})),
 ]

@@ -24,10 +24,14 @@ from api.eventstore.recorders import check_when_idle
 from api.eventstore.references import reference_numbers_for
 from api.eventstore.schema import schema_guard
 from api.eventstore.sealing import KeyRing
+from api.eventstore.status_attempts import StatusAttempts
+from api.feed import ChangeFeed
 from api.http.limits import BodySizeLimit
 from api.http.observability import RequestObserver, configure_logging
 from api.http.problems import index_methods, install_problem_handlers
-from api.http.routes import audit, commands, complaints, health, records
+from api.http.routes import audit, commands, complaints, health, records, status, supervision
+from api.http.routes import dashboard as dashboard_routes
+from api.http.routes import feed as feed_routes
 from api.http.routes import read_models as read_model_routes
 from api.integrity.access_log import AccessLog
 from api.read_models import ReadModels
@@ -72,6 +76,7 @@ class Stores:
     read_models: ReadModels
     idempotency: IdempotencyKeys
     access_log: AccessLog
+    status_attempts: StatusAttempts
 
     @property
     def keys(self) -> KeyRing:
@@ -80,6 +85,7 @@ class Stores:
     def close(self) -> None:
         self.keys.close()
         self.idempotency.close()
+        self.status_attempts.close()
         self.access_log.close()
         self.read_models.close()
         self.complaints.close()
@@ -95,6 +101,7 @@ def open_stores(settings: Settings, *, clock: Clock = utc_now) -> Stores:
             read_models=read_models,
             idempotency=IdempotencyKeys(read_models.store),
             access_log=AccessLog(read_models.store),
+            status_attempts=StatusAttempts(read_models.store, clock=clock),
         )
 
 
@@ -110,14 +117,20 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         if settings.projection_mode == "embedded":
             stores.read_models.start_embedded()
         stores.idempotency.start_forgetting()
+        stores.status_attempts.start_forgetting()
+        feed = ChangeFeed.for_settings(settings, stores.complaints)
+        feed.start()
+        app.state.feed = feed
         app.state.complaints = stores.complaints
         app.state.read_models = stores.read_models
         app.state.idempotency = stores.idempotency
         app.state.access_log = stores.access_log
+        app.state.status_attempts = stores.status_attempts
         app.state.keys = stores.keys
         try:
             yield
         finally:
+            feed.close()  # ends the streams and the follower before the stores close
             stores.close()
 
     # The docs pages load their scripts from this server, so /docs works with no internet.
@@ -139,6 +152,10 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         complaints.router,
         audit.router,
         records.router,
+        supervision.router,
+        feed_routes.router,
+        status.router,
+        dashboard_routes.router,
         health.router,
     ]
     for router in routers:

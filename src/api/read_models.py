@@ -21,6 +21,7 @@ from projections.case_list.queries import (
 )
 from projections.catalogue import PROJECTIONS
 from projections.coordination import PostgresCoordinator, SQLiteCoordinator
+from projections.early_warning import EarlyWarning
 from projections.learning import LearningStatistics
 from projections.retention import RetentionSchedule, due_page
 from projections.runner import Coordinator, ProjectionRunner, stored_failures
@@ -68,9 +69,12 @@ class ReadModels:
         self.learning = LearningStatistics()
         self.timeliness = TimelinessStatistics()
         self.retention = RetentionSchedule()
+        self.early_warning = EarlyWarning()
         self.limits = TimeLimits(settings.first_contact_due_days, settings.resolution_due_days)
         self.runner = ProjectionRunner(
-            complaints, self.store, [self.case_list, self.learning, self.timeliness, self.retention]
+            complaints,
+            self.store,
+            [self.case_list, self.learning, self.timeliness, self.retention, self.early_warning],
         )
         self.runner.setup()
         self._settings = settings
@@ -142,6 +146,12 @@ class ReadModels:
                 limit=limit,
                 after=after,
             )
+
+    def early_warnings(self, *, since: date, threshold: int) -> list[dict[str, Any]]:
+        """People named in at least `threshold` complaints received on or after `since`, most
+        first, by the keyed hash of their shoulder number (`projections.early_warning`)."""
+        with self.store.reading() as db:
+            return self.early_warning.query(db, since, threshold)
 
     def caseload(self, today: date) -> dict[str, Any]:
         with self.store.reading() as db:

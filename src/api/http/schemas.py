@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.complaint import Complaint
 from domain.personal_data import PARTS, Part, forget_event_fields, forget_standing_fields
@@ -135,6 +135,18 @@ class ComplaintOut(Out):
 
 class CommandResultOut(ComplaintOut):
     position: int
+
+
+class LodgedOut(CommandResultOut):
+    """The 201 of a lodging (and of its Idempotency-Key replays): the complaint as lodged, and
+    the complainant's access code for the status page, to print on the acknowledgement letter."""
+
+    access_code: str | None = Field(
+        description="For `GET /status/{reference}` (header X-Access-Code), shown in this answer "
+        "only: no read shows it again. Null for a complaint stored in clear (it has none) and "
+        "once the complainant's personal data is erased.",
+        examples=["ABCD-EFGH-JKMN"],
+    )
 
 
 class HistoryEventOut(Out):

@@ -23,7 +23,7 @@ from api.http.auth import Principal, Role
 from api.http.deps import ComplaintsDep, ExpectedVersionDep, IdempotencyKeyDep, role
 from api.http.permissions import sees_personal_data
 from api.http.problems import PROBLEM_MEDIA_TYPE, domain_problem, problem_responses
-from api.http.schemas import CommandResultOut, command_result_out
+from api.http.schemas import CommandResultOut, LodgedOut, command_result_out, complaint_fields
 from domain.errors import DomainError
 from domain.service import Recorded
 from domain.values import (
@@ -67,7 +67,14 @@ def _keyed(
     return KeyedRequest(principal.id, key, fingerprint)
 
 
-def _respond(request: Request, principal: Principal, answer: Answer, status_code: int) -> Response:
+def _respond(
+    request: Request,
+    principal: Principal,
+    answer: Answer,
+    status_code: int,
+    *,
+    with_access_code: bool = False,
+) -> Response:
     if answer.replayed:
         request.state.replayed = True
     outcome = answer.outcome
@@ -78,7 +85,19 @@ def _respond(request: Request, principal: Principal, answer: Answer, status_code
     if status_code == status.HTTP_201_CREATED:
         headers["Location"] = f"/complaints/{complaint.id}"
     personal = sees_personal_data(principal, complaint.restricted is not None)
-    result = command_result_out(complaint, outcome.position, personal=personal)
+    result: CommandResultOut
+    if with_access_code:
+        # Only the lodging's answer (first or replayed) shows the code: the complaint replayed
+        # at its lodging version opens the same sealed code, and null once it is erased.
+        result = LodgedOut.model_validate(
+            {
+                **complaint_fields(complaint, personal=personal),
+                "position": outcome.position,
+                "access_code": complaint.access_code if personal else None,
+            }
+        )
+    else:
+        result = command_result_out(complaint, outcome.position, personal=personal)
     body = result.model_dump(mode="json")
     return JSONResponse(body, status_code=status_code, headers=headers)
 
@@ -90,7 +109,7 @@ def _keyed_commands(request: Request) -> KeyedCommands:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=CommandResultOut,
+    response_model=LodgedOut,
     responses={
         201: {"headers": openapi.ETAG | openapi.LOCATION, "links": openapi.AFTER_LODGING},
         **problem_responses(400, 409, 422),
@@ -109,7 +128,7 @@ def lodge_complaint(
 
     keyed = _keyed(request, principal, body, idempotency_key)
     answer = _keyed_commands(request).run(keyed, status.HTTP_201_CREATED, lodge, _worded)
-    return _respond(request, principal, answer, status.HTTP_201_CREATED)
+    return _respond(request, principal, answer, status.HTTP_201_CREATED, with_access_code=True)
 
 
 def _command_route(
