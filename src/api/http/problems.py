@@ -91,7 +91,9 @@ _DESCRIPTIONS = {
     409: "Refused by the complaint's state (rules 7-11) or a concurrent change",
     412: "If-Match names a version that is no longer current",
     413: "The body is too large",
+    414: "The query string is too long",
     422: "The request breaks a rule about its content; `errors` names the fields",
+    431: "The request's headers are too large",
     503: "The store or a read model is not available yet; see Retry-After",
 }
 
@@ -105,7 +107,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
         }
-        for status in (401, 403, 413, 503, *statuses)
+        # The size limits (api.http.limits) answer before any route, so every route may.
+        for status in (401, 403, 413, 414, 431, 503, *statuses)
     }
 
 
