@@ -1,6 +1,8 @@
 """The Complaint aggregate: one per complaint, every rule of docs/DOMAIN.md.
 
-The lifecycle's five events are here; the records manager's (part C) are in `records.py`.
+The lifecycle's five events are here; the statutory process's (part B) are in
+`statutory_events.py` with their commands in `statutory.py`; the records manager's (part C) are
+in `records.py`.
 
 Each public method is a command: it checks the rules (`rules.py`), then triggers one event. The
 events' `apply` methods only assign, because they also run on replay. Events carry JSON-native
@@ -17,12 +19,27 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import rules
+from domain.errors import NotRedirectableError
 from domain.personal_data import KeyedHashes, Part
 from domain.records import DEFAULT_RETENTION_YEARS, RecordsOfComplaint
+from domain.statutory import StatutoryProcess
+from domain.statutory_events import fresh_statutory_state
+from domain.statutory_rules import check_resolvable_outside
+from domain.statutory_values import (
+    AddAllegation,
+    ComplaintChange,
+    DecideHandling,
+    DecideReview,
+    NotifyOutcome,
+    RecordIopcDetermination,
+    ReferToIopc,
+    RequestReview,
+    SendProgressUpdate,
+    WithdrawComplaint,
+)
 from domain.values import (
     Actor,
     AssignInvestigator,
-    ComplaintChange,
     ErasePersonalData,
     LiftRestriction,
     LodgeComplaint,
@@ -43,7 +60,7 @@ def complaint_id_for(reference: str) -> UUID:
     return uuid5(REFERENCE_NAMESPACE, reference)
 
 
-class Complaint(RecordsOfComplaint, Aggregate):
+class Complaint(StatutoryProcess, RecordsOfComplaint, Aggregate):
     TOPIC = "complaints:Complaint"
 
     class Event(Aggregate.Event):
@@ -115,6 +132,8 @@ class Complaint(RecordsOfComplaint, Aggregate):
             aggregate.erased = None
             aggregate.restricted = None
             aggregate.retention_reviews = []
+            for name, value in fresh_statutory_state().items():
+                setattr(aggregate, name, value)
 
     class Redirected(Event):
         TOPIC: ClassVar[str] = "complaints:ComplaintRedirected"
@@ -168,6 +187,11 @@ class Complaint(RecordsOfComplaint, Aggregate):
         class_version: ClassVar[int] = 1
         method: str
         summary: str
+        # Part B: the complainant's views, sought before the handling decision. Added with
+        # defaults, so that a contact stored before them reads as it always did (no upcast,
+        # and part A's contacts are unchanged).
+        wants_recording: bool = False
+        desired_outcome: str | None = None
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.contacts = [
@@ -179,7 +203,13 @@ class Complaint(RecordsOfComplaint, Aggregate):
                     "by": self.actor,
                 },
             ]
-            aggregate.status = Status.IN_CONTACT
+            if self.wants_recording:
+                aggregate.wants_recording = True
+            if self.desired_outcome is not None:
+                aggregate.desired_outcome = self.desired_outcome
+            # A recorded complaint stays recorded through further contacts (part B).
+            if aggregate.status in (Status.ASSIGNED, Status.IN_CONTACT):
+                aggregate.status = Status.IN_CONTACT
             if aggregate.first_contact_at is None or self.occurred_at < aggregate.first_contact_at:
                 aggregate.first_contact_at = self.occurred_at
 
@@ -225,9 +255,23 @@ class Complaint(RecordsOfComplaint, Aggregate):
     final_at: datetime | None
     # For the acknowledgement letter only: shown in the lodging's answer, never in a read.
     access_code: str | None
+    # Not state: the instant its status is judged at (a notified outcome becomes finalised by
+    # the passing of time), set by whoever loads it: now, or the `as_of` instant.
+    judged_at: datetime | None = None
 
     def __init__(self) -> None:
         """The state is assigned by `Lodged.apply`, on lodging and on replay alike."""
+
+    def __eq__(self, other: object) -> bool:
+        """Equal state: the instant it was judged at is not part of it."""
+        if type(other) is not type(self):
+            return NotImplemented
+        mine, theirs = dict(vars(self)), dict(vars(other))
+        mine.pop("judged_at", None)
+        theirs.pop("judged_at", None)
+        return mine == theirs
+
+    __hash__ = None  # type: ignore[assignment]
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -283,11 +327,29 @@ class Complaint(RecordsOfComplaint, Aggregate):
                 self.record_contact(command, actor=actor, supervisor=supervisor, now=now)
             case ResolveComplaint():
                 self.resolve(command, actor=actor, supervisor=supervisor, now=now)
+            case (
+                AddAllegation()
+                | DecideHandling()
+                | ReferToIopc()
+                | RecordIopcDetermination()
+                | SendProgressUpdate()
+                | NotifyOutcome()
+                | RequestReview()
+                | DecideReview()
+                | WithdrawComplaint()
+            ):
+                self.decide_statutory(command, actor=actor, supervisor=supervisor, now=now)
             case _:
                 assert_never(command)
 
     def redirect_to(self, command: RedirectComplaint, *, actor: Actor, now: datetime) -> None:
-        rules.check_open(self.status)
+        status = self.status_at(now)
+        rules.check_open(status)
+        if not status.is_redirectable:
+            raise NotRedirectableError(
+                f"The complaint's outcome is notified ({status.value}): it is no longer "
+                "redirected; it may still be withdrawn."
+            )
         rules.check_redirect(
             self.subject_kind,
             self.lodged["subject"].get("force_name"),
@@ -307,7 +369,7 @@ class Complaint(RecordsOfComplaint, Aggregate):
     def assign_investigator(
         self, command: AssignInvestigator, *, actor: Actor, now: datetime
     ) -> None:
-        rules.check_open(self.status)
+        rules.check_open(self.status_at(now))
         current = self.investigator
         rules.check_assignable(
             self.subject_kind,
@@ -330,7 +392,7 @@ class Complaint(RecordsOfComplaint, Aggregate):
     def record_contact(
         self, command: RecordContact, *, actor: Actor, supervisor: bool, now: datetime
     ) -> None:
-        rules.check_open(self.status)
+        rules.check_open(self.status_at(now))
         occurred_at = command.occurred_at or now
         rules.check_contact(self.status, occurred_at, self.received_at, now)
         rules.check_investigator_or_supervisor(
@@ -342,15 +404,18 @@ class Complaint(RecordsOfComplaint, Aggregate):
             occurred_at=occurred_at,
             method=command.method.value,
             summary=command.summary,
+            wants_recording=command.wants_recording,
+            desired_outcome=command.desired_outcome,
         )
 
     def resolve(
         self, command: ResolveComplaint, *, actor: Actor, supervisor: bool, now: datetime
     ) -> None:
-        rules.check_open(self.status)
+        rules.check_open(self.status_at(now))
         rules.check_investigator_or_supervisor(
             actor.id, supervisor, self.investigator_id, "resolve the complaint"
         )
+        check_resolvable_outside(self.handling_mode, self.wants_recording, self.allegations)
         rules.check_resolvable(len(self.contacts))
         occurred_at = self._occurred(command.occurred_at, now)
         self.trigger_event(

@@ -214,14 +214,136 @@ class NotRestrictedError(CaseStateError):
     title = "Processing is not restricted"
 
 
+# ---- The statutory process: rules 12-20 (docs/DOMAIN.md part B) -----------------------------
+
+
+class AllegationIncompleteError(ComplaintContentError):
+    """Rule 12: an allegation has an IOPC category and a description."""
+
+    rule = "allegation-incomplete"
+    title = "An allegation needs a category and a description"
+
+
+class OutcomeIncompleteError(ComplaintContentError):
+    """Rule 16: an outcome for each allegation, and at least one allegation."""
+
+    rule = "outcome-incomplete"
+    title = "The outcome must cover every allegation"
+
+
+class WithdrawalUnsignedError(ComplaintContentError):
+    """Rule 19: a withdrawal is signed by the complainant, their solicitor or agent."""
+
+    rule = "withdrawal-unsigned"
+    title = "A withdrawal must be signed"
+
+
+class ReferralGroundsError(ComplaintContentError):
+    """Grounds of a referral are the allegations' flags, or `voluntary` alone."""
+
+    rule = "referral-grounds-invalid"
+    title = "The grounds of the referral are not possible"
+
+
+class StatutoryDateError(ComplaintContentError):
+    """A review received, or a withdrawal signed, before it could be or in the future."""
+
+    rule = "date-invalid"
+    title = "The date given is not possible"
+
+
+class ContactRequiredError(CaseStateError):
+    """Rule 13: the complainant's views are sought before the handling decision."""
+
+    rule = "contact-required"
+    title = "Record contact with the complainant before deciding how to handle it"
+
+
+class MustRecordError(CaseStateError):
+    """Rule 14: asked for recording, or an allegation is flagged: it must be recorded."""
+
+    rule = "must-record"
+    title = "This complaint must be recorded under Schedule 3"
+
+
+class HandlingAlreadyDecidedError(CaseStateError):
+    """A recorded complaint stays recorded; deciding the same mode again changes nothing."""
+
+    rule = "handling-already-decided"
+    title = "The handling of this complaint is already decided"
+
+
+class ReferralRequiredError(CaseStateError):
+    """Rule 15: referral to the IOPC, and its determination, before an outcome."""
+
+    rule = "referral-required"
+    title = "The complaint must be referred to the IOPC and determined first"
+
+
+class NotOutsideSchedule3Error(CaseStateError):
+    """Rule 16: `resolve` is for complaints handled outside Schedule 3."""
+
+    rule = "not-outside-schedule-3"
+    title = "A recorded complaint ends by notifying its outcome, not by resolving"
+
+
+class NotRecordedError(CaseStateError):
+    """Referral, progress updates and outcomes belong to recorded complaints."""
+
+    rule = "not-recorded"
+    title = "The complaint is not recorded under Schedule 3"
+
+
+class ReferralStateError(CaseStateError):
+    """Referred once; determined once, and only after the referral."""
+
+    rule = "referral-state"
+    title = "The IOPC referral does not allow this"
+
+
+class OutcomeStateError(CaseStateError):
+    """An outcome is notified while recorded; a review follows a notified outcome."""
+
+    rule = "outcome-state"
+    title = "The complaint's outcome does not allow this"
+
+
+class ReviewOutOfTimeError(CaseStateError):
+    """Rule 18: within 28 days of the notification; later only with a late reason."""
+
+    rule = "review-out-of-time"
+    title = "The review was requested out of time"
+
+
+class NotRedirectableError(CaseStateError):
+    """Part B: once an outcome is notified, the complaint is no longer redirected."""
+
+    rule = "not-redirectable"
+    title = "The complaint can no longer be redirected"
+
+
 # ---- Who may act, and which complaint ---------------------------------------------------------
 
 
-class NotAssignedInvestigatorError(DomainError):
+class ActorNotAllowedError(DomainError):
+    """The actor's role or assignment does not allow the command (403)."""
+
+    rule = "actor-not-allowed"
+    title = "You may not do this"
+
+
+class NotAssignedInvestigatorError(ActorNotAllowedError):
     """Rules 9 and 10: only the assigned investigator or a supervisor."""
 
     rule = "not-assigned-investigator"
     title = "Only the assigned investigator or a supervisor may do this"
+
+
+class SupervisorRequiredError(ActorNotAllowedError):
+    """Rule 18: only a supervisor accepts a review out of time, with its late reason."""
+
+    rule = "supervisor-required"
+    title = "Only a supervisor may do this"
 
 
 class ComplaintNotFoundError(DomainError):

@@ -47,11 +47,27 @@ _LODGING: tuple[tuple[Path, Part], ...] = (
 # By event topic. A new event with free text about a person adds its fields here.
 PERSONAL_FIELDS: dict[str, tuple[tuple[Path, Part], ...]] = {
     "complaints:ComplaintLodged": _LODGING,
-    "complaints:ComplainantContacted": ((("summary",), Part.NARRATIVE),),
+    "complaints:ComplainantContacted": (
+        (("summary",), Part.NARRATIVE),
+        (("desired_outcome",), Part.NARRATIVE),
+    ),
     "complaints:ComplaintResolved": (
         (("summary",), Part.NARRATIVE),
         (("learning", "*", "note"), Part.NARRATIVE),
     ),
+    # The statutory process (part B): its free text; categories, flags and outcomes stay clear.
+    "complaints:AllegationAdded": ((("description",), Part.NARRATIVE),),
+    "complaints:ProgressUpdateSent": ((("summary",), Part.NARRATIVE),),
+    "complaints:OutcomeNotified": (
+        (("summary",), Part.NARRATIVE),
+        (("learning", "*", "note"), Part.NARRATIVE),
+    ),
+    "complaints:ReviewRequested": (
+        (("grounds",), Part.NARRATIVE),
+        (("late_reason",), Part.NARRATIVE),
+    ),
+    "complaints:ReviewDecided": ((("recommendations", "*"), Part.NARRATIVE),),
+    "complaints:ComplaintWithdrawn": ((("scope",), Part.NARRATIVE),),
 }
 
 
@@ -76,8 +92,31 @@ class KeyedHashes:
 _STANDING: tuple[tuple[Path, Part], ...] = (
     *_LODGING,
     (("contacts", "*", "summary"), Part.NARRATIVE),
+    (("desired_outcome",), Part.NARRATIVE),
     (("resolution", "summary"), Part.NARRATIVE),
     (("resolution", "learning", "*", "note"), Part.NARRATIVE),
+    (("allegations", "*", "description"), Part.NARRATIVE),
+    (("updates", "*", "summary"), Part.NARRATIVE),
+    (("outcome", "summary"), Part.NARRATIVE),
+    (("outcome", "learning", "*", "note"), Part.NARRATIVE),
+    *(
+        ((*review, *field), Part.NARRATIVE)
+        for review in (("review",), ("reviews", "*"))
+        for field in (("grounds",), ("late_reason",), ("recommendations", "*"))
+    ),
+    (("withdrawal", "scope"), Part.NARRATIVE),
+)
+# The aggregate's state beside the lodging's fields that holds personal values.
+STANDING_STATE = (
+    "contacts",
+    "desired_outcome",
+    "resolution",
+    "allegations",
+    "updates",
+    "outcome",
+    "review",
+    "reviews",
+    "withdrawal",
 )
 
 # What a sealed value looks like in the stored JSON: an object no command can produce.

@@ -26,7 +26,7 @@ from domain.errors import (
     ProcessingRestrictedError,
     StoredInClearError,
 )
-from domain.personal_data import PARTS, Part, forget_standing_fields
+from domain.personal_data import PARTS, STANDING_STATE, Part, forget_standing_fields
 from domain.rules import check_occurred_at, local_date, years_before
 from domain.values import (
     Actor,
@@ -195,27 +195,31 @@ class RecordsOfComplaint:
     resolution: dict[str, Any] | None
     access_code: str | None
 
-    if TYPE_CHECKING:  # the Aggregate's, which `Complaint` also inherits
+    if TYPE_CHECKING:  # the Aggregate's and `StatutoryProcess`'s, which `Complaint` inherits
 
         def trigger_event(self, event_class: Any, **kwargs: Any) -> None: ...
+
+        def status_at(self, moment: datetime) -> Status: ...
+
+        def final_on(self, moment: datetime) -> date | None: ...
 
     def forget(self, parts: list[Part]) -> None:
         """Reads the personal values of `parts` as null from now on (erasure, or a reader who
         may not see them)."""
-        view = forget_standing_fields(
-            {**self.lodged, "contacts": self.contacts, "resolution": self.resolution}, parts
-        )
-        self.contacts = view.pop("contacts")
-        self.resolution = view.pop("resolution")
+        held = {name: getattr(self, name) for name in STANDING_STATE}
+        view = forget_standing_fields({**self.lodged, **held}, parts)
+        for name in STANDING_STATE:
+            setattr(self, name, view.pop(name))
         self.lodged = view
         if Part.COMPLAINANT in parts:
             self.access_code = None
 
-    def retention_due_on(self, years: int) -> date | None:
-        if self.final_at is None:
+    def retention_due_on(self, years: int, now: datetime) -> date | None:
+        final_on = self.final_on(now)
+        if final_on is None:
             return None
         last = self.retention_reviews[-1]["next_review_on"] if self.retention_reviews else None
-        return retention_due_on(local_date(self.final_at), last, years)
+        return retention_due_on(final_on, last, years)
 
     def decide_records(
         self, command: RecordsChange, *, actor: Actor, now: datetime, retention_years: int
@@ -225,9 +229,11 @@ class RecordsOfComplaint:
             check_occurred_at(occurred_at, self.received_at, now)
         common = {"actor": actor.model_dump(), "occurred_at": occurred_at}
         if isinstance(command, ReviewRetention):
+            check_final(self.status_at(now))
             self._review(command, common, local_date(now))
         elif isinstance(command, ErasePersonalData):
-            self._erase(command, common, local_date(now), retention_years)
+            check_final(self.status_at(now))
+            self._erase(command, common, now, retention_years)
         elif isinstance(command, RestrictProcessing):
             if self.restricted is not None:
                 raise AlreadyRestrictedError("Processing is already restricted.")
@@ -243,7 +249,6 @@ class RecordsOfComplaint:
             self.trigger_event(RestrictionLifted, **common, reason=command.reason)
 
     def _review(self, command: ReviewRetention, common: dict[str, Any], today: date) -> None:
-        check_final(self.status)
         if self.erased is not None and len(self.erased["parts"]) == len(PARTS):
             raise AlreadyErasedError("The personal data is erased: there is nothing to retain.")
         check_next_review(command.next_review_on, today)
@@ -256,13 +261,12 @@ class RecordsOfComplaint:
         )
 
     def _erase(
-        self, command: ErasePersonalData, common: dict[str, Any], today: date, years: int
+        self, command: ErasePersonalData, common: dict[str, Any], now: datetime, years: int
     ) -> None:
-        check_final(self.status)
         wanted = [p for p in PARTS if p in set(command.parts or PARTS)]
         erased = self.erased["parts"] if self.erased else []
-        due_on = self.retention_due_on(years)
-        assert due_on is not None  # final, so it has a final_at
+        due_on = self.retention_due_on(years, now)
+        assert due_on is not None  # final, so it has a final day
         check_erasable(
             basis=command.basis,
             parts=wanted,
@@ -270,7 +274,7 @@ class RecordsOfComplaint:
             sealed=self.sealed_parts,
             restricted=self.restricted is not None,
             due_on=due_on,
-            today=today,
+            today=local_date(now),
         )
         self.trigger_event(
             PersonalDataErased,

@@ -7,6 +7,7 @@ consistency token that read-model endpoints accept as `min_position`).
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
@@ -41,7 +42,8 @@ from domain.personal_data import (
 )
 from domain.records import DEFAULT_RETENTION_YEARS, PersonalDataErased, erased_parts
 from domain.rules import EARLIEST_RECEIPT, check_lodging, local_date
-from domain.values import Actor, ComplaintChange, LodgeComplaint
+from domain.statutory_values import ComplaintChange
+from domain.values import Actor, LodgeComplaint
 
 
 class ReferenceNumbers(Protocol):
@@ -145,6 +147,7 @@ class Complaints(Application[UUID]):
             sealed_parts=self.sealed_parts,
             keyed=self.keyed_hashes(command),
         )
+        complaint.judged_at = now
         return self._save(complaint, record_with)
 
     @property
@@ -208,7 +211,7 @@ class Complaints(Application[UUID]):
             command,
             actor=actor,
             supervisor=supervisor,
-            now=self.clock(),
+            now=complaint.judged_at or self.clock(),
             retention_years=self.retention_years,
         )
         return self._save(complaint, record_with)
@@ -216,29 +219,45 @@ class Complaints(Application[UUID]):
     # ---- queries (strongly consistent: replayed from the event store) ---------------------
 
     def get_complaint(self, complaint_id: UUID, *, version: int | None = None) -> Complaint:
-        try:
-            complaint: Complaint = self.repository.get(complaint_id, version=version)
-        except AggregateNotFoundError:
-            raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.") from None
-        if version is not None and complaint.version != version:
-            raise ComplaintNotFoundError(f"Complaint {complaint_id} has no event {version}.")
-        if version is not None:
-            # A past state shows what was erased later as erased too (time travel included).
-            for event in self._events(complaint_id):
-                if event.originator_version > version and isinstance(event, PersonalDataErased):
-                    event.apply(complaint)
-        return complaint
+        """The complaint as it stands, or as it stood after its `version`-th event. Its
+        status is judged now, or for a past version, just before the next event."""
+        if version is None:
+            try:
+                complaint: Complaint = self.repository.get(complaint_id)
+            except AggregateNotFoundError:
+                raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.") from None
+            complaint.judged_at = self.clock()
+            return complaint
+        return self._past_state(list(self._events(complaint_id)), complaint_id, version, None)
 
     def get_complaint_as_of(self, complaint_id: UUID, at: datetime) -> Complaint:
         """The complaint as it stood at `at`, by the time its events were recorded."""
-        version = None
-        for event in self._events(complaint_id):
-            if event.timestamp > at:
-                break
-            version = event.originator_version
-        if version is None:
+        events = list(self._events(complaint_id))
+        version = sum(1 for event in events if event.timestamp <= at)
+        if version == 0:
             raise ComplaintNotFoundError(f"Complaint {complaint_id} had not been lodged at {at}.")
-        return self.get_complaint(complaint_id, version=version)
+        return self._past_state(events, complaint_id, version, at)
+
+    def _past_state(
+        self,
+        events: list[Complaint.Event],
+        complaint_id: UUID,
+        version: int,
+        at: datetime | None,
+    ) -> Complaint:
+        """From one read of the events: the state after `version`, with what was erased later
+        shown as erased too (time travel included)."""
+        if not events:
+            raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.")
+        if not 1 <= version <= len(events):
+            raise ComplaintNotFoundError(f"Complaint {complaint_id} has no event {version}.")
+        complaint = cast(Complaint, project_aggregate(None, events[:version]))
+        for event in events[version:]:
+            if isinstance(event, PersonalDataErased):
+                event.apply(complaint)
+        later = events[version].timestamp if version < len(events) else self.clock()
+        complaint.judged_at = at or later
+        return complaint
 
     def history(self, complaint_id: UUID) -> list[HistoryEntry]:
         events = list(self._events(complaint_id))
@@ -293,8 +312,20 @@ def _history_entry(event: Complaint.Event, erased: set[Any]) -> HistoryEntry:
         recorded_at=event.timestamp,
         occurred_at=state["occurred_at"],
         actor=state["actor"],
-        data={key: value for key, value in state.items() if key not in _ENVELOPE},
+        data={
+            key: value
+            for key, value in state.items()
+            if key not in _ENVELOPE and not _unsaid(type(event), key, value)
+        },
     )
+
+
+def _unsaid(event_class: type, key: str, value: Any) -> bool:
+    """A field added to an event later, with a default, left at it: not shown in a history,
+    so that an event recorded before the field existed and one after read alike."""
+    fields = {field.name: field for field in dataclasses.fields(event_class)}
+    default = fields[key].default if key in fields else dataclasses.MISSING
+    return default is not dataclasses.MISSING and value == default
 
 
 # Unambiguous when read off a letter and typed in: no 0/O, 1/I/L.

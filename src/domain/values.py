@@ -148,10 +148,35 @@ class Status(StrEnum):
     IN_CONTACT = "in_contact"
     RESOLVED = "resolved"
     REDIRECTED = "redirected"
+    # The statutory process (part B).
+    RECORDED = "recorded"
+    OUTCOME_NOTIFIED = "outcome_notified"
+    UNDER_REVIEW = "under_review"
+    FINALISED = "finalised"
+    WITHDRAWN = "withdrawn"
 
     @property
     def is_open(self) -> bool:
-        return self in (Status.LODGED, Status.ASSIGNED, Status.IN_CONTACT)
+        return self in OPEN_STATUSES
+
+    @property
+    def is_redirectable(self) -> bool:
+        return self in REDIRECTABLE_STATUSES
+
+
+OPEN_STATUSES = frozenset(
+    {
+        Status.LODGED,
+        Status.ASSIGNED,
+        Status.IN_CONTACT,
+        Status.RECORDED,
+        Status.OUTCOME_NOTIFIED,
+        Status.UNDER_REVIEW,
+    }
+)
+REDIRECTABLE_STATUSES = frozenset(
+    {Status.LODGED, Status.ASSIGNED, Status.IN_CONTACT, Status.RECORDED}
+)
 
 
 class Value(BaseModel):
@@ -239,6 +264,9 @@ class RecordContact(Value):
     method: ContactMethod
     occurred_at: AwareDatetime | None = None
     summary: LongText
+    # Part B: the complainant's views, sought before the handling decision (rules 13 and 14).
+    wants_recording: bool = False
+    desired_outcome: LongText | None = None
 
 
 class ResolveComplaint(Value):
@@ -283,7 +311,8 @@ class LiftRestriction(Value):
 # The records manager's commands (docs/DOMAIN.md part C), allowed after a final status.
 RecordsChange = ReviewRetention | ErasePersonalData | RestrictProcessing | LiftRestriction
 
-# The commands on an existing complaint: `Complaints.act` takes any of them.
-ComplaintChange = (
+# The lifecycle's commands on an existing complaint (part A) and the records manager's; with
+# the statutory process's, `statutory_values.ComplaintChange` is what `Complaints.act` takes.
+LifecycleChange = (
     RedirectComplaint | AssignInvestigator | RecordContact | ResolveComplaint | RecordsChange
 )

@@ -16,10 +16,10 @@ from api.app import build_complaints
 from api.eventstore.keys import MasterKey, decode_master_key
 from api.settings import Settings
 from domain.service import Complaints
+from domain.statutory_values import ComplaintChange
 from domain.values import (
     Actor,
     AssignInvestigator,
-    ComplaintChange,
     ContactMethod,
     ErasePersonalData,
     ErasureBasis,

@@ -26,12 +26,12 @@ from api.http import openapi
 from api.http.validation_messages import in_our_words, is_json
 from api.read_models import ProjectionBehindError
 from domain.errors import (
+    ActorNotAllowedError,
     CaseStateError,
     ComplaintContentError,
     ComplaintNotFoundError,
     ConcurrentModificationError,
     DomainError,
-    NotAssignedInvestigatorError,
     VersionMismatchError,
 )
 from projections.case_list.queries import InvalidCursorError
@@ -150,7 +150,7 @@ _HTTP_PROBLEMS = {
 def _status_for(error: DomainError) -> int:
     if isinstance(error, ComplaintContentError):
         return 422
-    if isinstance(error, NotAssignedInvestigatorError):
+    if isinstance(error, ActorNotAllowedError):
         return 403
     if isinstance(error, ComplaintNotFoundError):
         return 404
