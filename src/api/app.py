@@ -62,6 +62,7 @@ def build_complaints(settings: Settings, *, clock: Clock = utc_now) -> Complaint
             earliest_receipt=settings.earliest_receipt,
             sealer=keys,
             retention_years=settings.retention_years,
+            update_every_days=settings.update_every_days,
         )
         keys.attach(complaints.recorder)
     datastore = getattr(complaints.recorder, "datastore", None)

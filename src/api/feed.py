@@ -38,6 +38,7 @@ from api.read_models import build_coordinator
 from api.settings import Settings
 from domain.complaint import Complaint
 from domain.service import Complaints, event_type_name
+from domain.statuses import status_after
 from domain.values import Status
 from projections.coordination import SQLiteCoordinator
 from projections.runner import Coordinator
@@ -80,25 +81,12 @@ class _State:
     version: int
 
 
-_STATUS_AFTER: dict[type, Status] = {
-    Complaint.Lodged: Status.LODGED,
-    Complaint.ComplainantContacted: Status.IN_CONTACT,
-    Complaint.Resolved: Status.RESOLVED,
-    Complaint.Redirected: Status.REDIRECTED,
-}
-
-
 def _fold(state: _State | None, event: Any) -> _State:
     """The complaint's reference and status after `event`, from those before it."""
     reference = state.reference if state is not None else None
-    status = state.status if state is not None else None
     if isinstance(event, Complaint.Lodged):
         reference = event.reference
-    if isinstance(event, Complaint.InvestigatorAssigned):
-        if status is Status.LODGED:
-            status = Status.ASSIGNED
-    else:
-        status = _STATUS_AFTER.get(type(event), status)  # records events change nothing
+    status = status_after(state.status if state is not None else None, event)
     return _State(reference, status, event.originator_version)
 
 

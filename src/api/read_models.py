@@ -17,6 +17,7 @@ from projections.case_list.queries import (
     caseload_summary,
     due,
     investigator_cases,
+    next_update_due,
     page,
 )
 from projections.catalogue import PROJECTIONS
@@ -70,7 +71,11 @@ class ReadModels:
         self.timeliness = TimelinessStatistics()
         self.retention = RetentionSchedule()
         self.early_warning = EarlyWarning()
-        self.limits = TimeLimits(settings.first_contact_due_days, settings.resolution_due_days)
+        self.limits = TimeLimits(
+            settings.first_contact_due_days,
+            settings.resolution_due_days,
+            settings.update_every_days,
+        )
         self.runner = ProjectionRunner(
             complaints,
             self.store,
@@ -119,17 +124,25 @@ class ReadModels:
     # ---- queries: what the routes read, each in one snapshot of the read store -------------
 
     def case_page(
-        self, filters: CaseFilter, *, limit: int, after: str | None
+        self, filters: CaseFilter, *, limit: int, after: str | None, today: date
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the case list, newest first (InvalidCursorError for a foreign cursor),
-        each row with its due dates under the limits configured now."""
+        each row with its status as of `today` and its due dates under the limits now."""
         with self.store.reading() as db:
             rows, next_cursor = page(
-                db, self.case_list.table["case_list"], filters, limit=limit, after=after
+                db,
+                self.case_list.table["case_list"],
+                filters,
+                limit=limit,
+                after=after,
+                today=today,
             )
         for row in rows:
             row["first_contact_due"] = due(row["lodged_on"], self.limits.first_contact_days)
             row["resolution_due"] = due(row["lodged_on"], self.limits.resolution_days)
+            every = self.limits.update_every_days
+            row["next_update_due"] = next_update_due(row, row["status"], every)
+            del row["update_from_on"]  # what the due day counts from; the day itself is shown
         return rows, next_cursor
 
     def retention_due(

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     projections: Literal["embedded", "external"] | None = None
     first_contact_due_days: int = Field(default=5, ge=1, le=365)
     resolution_due_days: int = Field(default=20, ge=1, le=3650)
+    # Rule 17: calendar days between progress updates to a complainant under Schedule 3.
+    update_every_days: int = Field(default=28, ge=1, le=365)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     postgres_max_overflow: int = Field(default=20, ge=0, le=200)

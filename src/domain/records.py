@@ -129,6 +129,15 @@ def erased_parts(events: Any) -> set[Part]:
     return found
 
 
+def is_restricted(events: Any) -> bool:
+    """Whether the last restriction among `events` (a complaint's history) is still in force."""
+    restricted = False
+    for event in events:
+        if isinstance(event, ProcessingRestricted | RestrictionLifted):
+            restricted = isinstance(event, ProcessingRestricted)
+    return restricted
+
+
 # ---- the rules of part C (pure: each refusal is a named error and records nothing) ----------
 
 

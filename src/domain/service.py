@@ -40,8 +40,14 @@ from domain.personal_data import (
     forget_event_fields,
     normal_shoulder_number,
 )
-from domain.records import DEFAULT_RETENTION_YEARS, PersonalDataErased, erased_parts
+from domain.records import (
+    DEFAULT_RETENTION_YEARS,
+    PersonalDataErased,
+    erased_parts,
+    is_restricted,
+)
 from domain.rules import EARLIEST_RECEIPT, check_lodging, local_date
+from domain.statutory_rules import UPDATE_EVERY_DAYS
 from domain.statutory_values import ComplaintChange
 from domain.values import Actor, LodgeComplaint
 
@@ -101,10 +107,12 @@ class Complaints(Application[UUID]):
         earliest_receipt: date = EARLIEST_RECEIPT,
         sealer: FieldSealer | None = None,
         retention_years: int = DEFAULT_RETENTION_YEARS,
+        update_every_days: int = UPDATE_EVERY_DAYS,
     ) -> None:
         # Before the library's constructor, which builds the mapper that uses it.
         self.sealer = sealer
         self.retention_years = retention_years
+        self.update_every_days = update_every_days
         super().__init__(env)
         # Projections read the events with their personal values left sealed: they need no key.
         self.projection_mapper = JsonMapper(transcoder=_UnusedTranscoder())
@@ -260,11 +268,16 @@ class Complaints(Application[UUID]):
         return complaint
 
     def history(self, complaint_id: UUID) -> list[HistoryEntry]:
+        return self.read_history(complaint_id)[0]
+
+    def read_history(self, complaint_id: UUID) -> tuple[list[HistoryEntry], bool]:
+        """The complaint's events, oldest first, and whether its processing is restricted
+        now (from the same read: restriction hides personal values in every past event)."""
         events = list(self._events(complaint_id))
         if not events:
             raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.")
         gone = erased_parts(events)
-        return [_history_entry(event, gone) for event in events]
+        return [_history_entry(event, gone) for event in events], is_restricted(events)
 
     def find_by_reference(self, reference: str) -> UUID:
         complaint_id = complaint_id_for(reference)

@@ -34,6 +34,9 @@ class Projection:
     # Logical table name → column definitions (portable SQL: TEXT, BIGINT, INTEGER).
     tables: ClassVar[dict[str, str]]
     indexes: ClassVar[tuple[Index, ...]] = ()
+    # Raised when what the model makes of the events changes with its tables left alike, so
+    # that a database built by an earlier release is rebuilt (`projections.schema`).
+    schema_version: ClassVar[int] = 1
 
     def __init__(self, *, shadow: bool = False) -> None:
         suffix = SHADOW_SUFFIX if shadow else ""

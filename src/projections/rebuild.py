@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from domain.service import Complaints
 from projections.base import Projection
 from projections.runner import ProjectionRunner
+from projections.schema import forget_fingerprint, record_fingerprint
 from projections.store import Cursor, ReadStore, advance_tracking
 
 
@@ -78,6 +79,9 @@ def _swap(
         cursor.execute(
             "DELETE FROM projection_tracking WHERE projection = ?", (shadow.tracking_name,)
         )
+        # The live tables are now this release's: the next set-up must not reset them.
+        record_fingerprint(cursor, live)
+        forget_fingerprint(cursor, shadow)
 
 
 def _locked_position(cursor: Cursor, dialect: str, name: str) -> int:

@@ -4,6 +4,12 @@ One row per complaint, created on lodging so that a rebuild writes exactly the r
 run. It holds days, the status and which parts are erased: no personal data. The due day is not
 stored, because it depends on COMPLAINTS_RETENTION_YEARS: `due_page` works it out at the time of
 asking, so a change of the setting needs no rebuild.
+
+Under Schedule 3 (part B) a withdrawal or a review finding the outcome reasonable and
+proportionate is final on its day. A notified outcome becomes final with no event, the day
+after its review deadline (`statutory_rules.final_on`): the row holds that day from the
+notification, so the due list needs no clock; a review requested (in time or late) takes it
+back out, until the review's decision finalises it or the complaint is notified again.
 """
 
 from __future__ import annotations
@@ -20,6 +26,15 @@ from domain.complaint import Complaint
 from domain.personal_data import PARTS
 from domain.records import PersonalDataErased, RetentionReviewed, retention_due_on
 from domain.rules import years_before
+from domain.statutory_events import (
+    ComplaintWithdrawn,
+    HandlingDecided,
+    OutcomeNotified,
+    ReviewDecided,
+    ReviewRequested,
+)
+from domain.statutory_rules import final_on
+from domain.statutory_values import HandlingMode
 from projections.base import Index, Projection, day, load_rows, unapplied, upsert_rows
 from projections.case_list.queries import InvalidCursorError
 from projections.store import Cursor
@@ -104,7 +119,28 @@ def _apply(row: dict[str, Any], event: Complaint.Event) -> None:
     elif isinstance(event, Complaint.InvestigatorAssigned) and row["status"] == "lodged":
         row["status"] = "assigned"
     elif isinstance(event, Complaint.ComplainantContacted):
-        row["status"] = "in_contact"
+        if row["status"] in ("assigned", "in_contact"):  # a recorded one stays recorded
+            row["status"] = "in_contact"
+    else:
+        _apply_statutory(row, event)
+
+
+def _apply_statutory(row: dict[str, Any], event: Complaint.Event) -> None:
+    if isinstance(event, HandlingDecided) and event.mode == HandlingMode.SCHEDULE_3:
+        row["status"] = "recorded"
+    elif isinstance(event, OutcomeNotified):
+        row["status"] = "outcome_notified"
+        row["final_on"] = final_on(event.review_deadline).isoformat()
+    elif isinstance(event, ReviewRequested):
+        row["status"] = "under_review"
+        row["final_on"] = None
+    elif isinstance(event, ReviewDecided):
+        final = event.reasonable_and_proportionate
+        row["status"] = "finalised" if final else "recorded"
+        row["final_on"] = day(event.occurred_at) if final else None
+    elif isinstance(event, ComplaintWithdrawn):
+        row["status"] = "withdrawn"
+        row["final_on"] = day(event.occurred_at)
 
 
 # ---- the due list ---------------------------------------------------------------------------
@@ -228,10 +264,12 @@ def _final_days(due: date, years: int) -> tuple[date, date]:
 
 def _item(row: dict[str, Any]) -> dict[str, Any]:
     last_review = row["last_review_on"]
+    # Due years after its final day, a notified outcome is long past its review deadline.
+    status = "finalised" if row["status"] == "outcome_notified" else row["status"]
     return {
         "complaint_id": row["complaint_id"],
         "reference": row["reference"],
-        "status": row["status"],
+        "status": status,
         "final_on": date.fromisoformat(row["final_on"]),
         "due_on": row["due_on"],
         "last_review_on": date.fromisoformat(last_review) if last_review else None,

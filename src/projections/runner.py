@@ -28,6 +28,7 @@ from domain.complaint import Complaint
 from domain.service import Complaints
 from projections.base import Projection
 from projections.outages import is_transient
+from projections.schema import prepare_tables
 from projections.store import ReadStore, StaleTrackingError, advance_tracking, claim_tracking
 
 log = logging.getLogger("complaints.projections")
@@ -85,12 +86,11 @@ class ProjectionRunner:
         self._cleared: set[str] = set()
 
     def setup(self) -> None:
-        """Creates every projection's tables (idempotent)."""
+        """Creates every projection's tables (idempotent); a model built under another schema
+        is dropped and starts again from the beginning of the log (`projections.schema`)."""
         with self.store.schema_transaction() as cursor:
             cursor.execute(FAILURES_DDL)
-            for projection in self.projections:
-                for statement in projection.create_statements():
-                    cursor.execute(statement)
+            prepare_tables(cursor, self.store.dialect, self.projections)
 
     # ---- processing -----------------------------------------------------------------------
 

@@ -56,6 +56,11 @@ TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
     " projection TEXT PRIMARY KEY, position BIGINT NOT NULL)"
 )
+# The schema each read model's tables were built under (`projections.schema`).
+SCHEMA_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_schema ("
+    " projection TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)"
+)
 
 
 @cache
@@ -98,6 +103,7 @@ class ReadStore:
             self.dialect = "sqlite"
         with self.schema_transaction() as cursor:
             cursor.execute(TRACKING_DDL)
+            cursor.execute(SCHEMA_DDL)
 
     # ---- connections ----------------------------------------------------------------------
 

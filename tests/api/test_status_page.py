@@ -130,8 +130,58 @@ def test_the_status_follows_the_lifecycle(client: TestClient, clock: MovableCloc
     seen["redirected"] = shown
     assert shown["status"] == "redirected"
     assert "IOPC" not in shown["next_step"]
-    assert {s["next_step"] for s in seen.values()} == set(NEXT_STEPS.values())
+    assert {s["next_step"] for s in seen.values()} == {NEXT_STEPS[Status(s)] for s in seen}
     assert len(set(NEXT_STEPS.values())) == len(Status)
+
+
+def test_the_status_follows_the_statutory_process(client: TestClient, clock: MovableClock) -> None:
+    # Given a complaint recorded under Schedule 3 (docs/DOMAIN.md part B)
+    clock.now = NOW
+    lodged = lodge(client)
+    reference, code, complaint_id = (
+        lodged["reference"],
+        lodged["access_code"],
+        lodged["complaint_id"],
+    )
+    allegation = {"category": "other", "description": "Was rude.", "flags": []}
+    outcome = {
+        "allegations": [{"allegation_id": "A1", "outcome": "upheld"}],
+        "summary": "Upheld.",
+    }
+    decision = {"reasonable_and_proportionate": True, "recommendations": []}
+    steps = [
+        ("assign", ASSIGN_CASEWORKER, SUPERVISOR, "assigned"),
+        ("contacts", CONTACT, CASEWORKER, "in_contact"),
+        ("allegations", allegation, CASEWORKER, "in_contact"),
+        ("handling", {"mode": "schedule_3", "reason": "Asked."}, CASEWORKER, "recorded"),
+        ("updates", {"method": "letter", "summary": "Progress."}, CASEWORKER, "recorded"),
+        ("outcome", outcome, CASEWORKER, "outcome_notified"),
+        ("review", {"grounds": "Unfair."}, CASEWORKER, "under_review"),
+        ("review-decision", decision, SUPERVISOR, "finalised"),
+    ]
+    seen = {}
+    for days, (path, body, headers, status) in enumerate(steps, start=1):
+        # When each step is taken, a day apart
+        clock.now = NOW + timedelta(days=days)
+        command(client, complaint_id, path, body, headers)
+        # Then the page shows the status after it, and the step as its last activity
+        shown = status_page(client, reference, code).json()
+        assert shown["status"] == status
+        assert shown["last_activity_on"] == local_date(clock.now).isoformat()
+        seen[status] = shown["next_step"]
+    assert seen == {status: NEXT_STEPS[Status(status)] for status in seen}
+
+    # And a notified outcome with no review shows as finalised once its deadline passes
+    other = lodge(client)
+    for path, body, headers, _ in steps[:6]:
+        command(client, other["complaint_id"], path, body, headers)
+    assert status_page(client, other["reference"], other["access_code"]).json()["status"] == (
+        "outcome_notified"
+    )
+    clock.now = NOW + timedelta(days=40)
+    late = status_page(client, other["reference"], other["access_code"]).json()
+    assert late["status"] == "finalised"
+    assert late["next_step"] == NEXT_STEPS[Status.FINALISED]
 
 
 def _lodged_in_clear(client: TestClient) -> str:

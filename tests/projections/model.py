@@ -224,6 +224,9 @@ def caseload(cases: list[Case], today: date) -> dict[str, Any]:
                 "awaiting_first_contact": 0,
                 "overdue_first_contact": 0,
                 "overdue_resolution": 0,
+                # Part B's figures: none of these part-A histories is recorded.
+                "updates_overdue": 0,
+                "twelve_month_reports_due": 0,
                 "oldest_open_days": 0,
             },
         )

@@ -141,10 +141,11 @@ def clean_build(url: str) -> Rows:
             for projection in runner.projections:
                 for table in projection.table.values():
                     cursor.execute(f"DROP TABLE {table}")
-                cursor.execute(
-                    "DELETE FROM projection_tracking WHERE projection = ?",
-                    (projection.tracking_name,),
-                )
+                for bookkeeping in ("projection_tracking", "projection_schema"):
+                    cursor.execute(
+                        f"DELETE FROM {bookkeeping} WHERE projection = ?",
+                        (projection.tracking_name,),
+                    )
     return rows
 
 

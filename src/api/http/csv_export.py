@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from projections.learning import DIMENSIONS
-from projections.timeliness import MEASURES
+from projections.timeliness import MEASURES, STATUTORY_MEASURES
 
 
 def wants_csv(request: Request) -> bool:
@@ -37,7 +37,10 @@ def timeliness_csv(figures: dict[str, Any]) -> str:
     units = ("working_days", "calendar_days")
     stats = ("mean", "median", "p90")
     writer.writerow(["measure", "count", *(f"{u}_{s}" for u in units for s in stats)])
-    for measure in MEASURES:
+    # Schedule 3's measure is a row once a case in range has it, so that a force working only
+    # outside Schedule 3 gets the file it always had.
+    shown = [*MEASURES, *(m for m in STATUTORY_MEASURES if figures.get(m, {}).get("count"))]
+    for measure in shown:
         row = figures[measure]
         writer.writerow(
             [

@@ -73,11 +73,46 @@ REDIRECT = _link("redirect_complaint_complaints__complaint_id__redirect_post", "
 ASSIGN = _link("assign_investigator_complaints__complaint_id__assign_post", "Assign it")
 CONTACT = _link("record_contact_complaints__complaint_id__contacts_post", "Record contact")
 RESOLVE = _link("resolve_complaint_complaints__complaint_id__resolve_post", "Resolve it")
+ALLEGATION = _link("add_allegation_complaints__complaint_id__allegations_post", "Add an allegation")
+HANDLING = _link("decide_handling_complaints__complaint_id__handling_post", "Decide its handling")
+REFERRAL = _link(
+    "refer_to_iopc_complaints__complaint_id__iopc_referral_post", "Refer it to the IOPC"
+)
+DETERMINATION = _link(
+    "record_iopc_determination_complaints__complaint_id__iopc_determination_post",
+    "Record the IOPC's determination",
+)
+UPDATE = _link("send_progress_update_complaints__complaint_id__updates_post", "Send an update")
+OUTCOME = _link("notify_outcome_complaints__complaint_id__outcome_post", "Notify the outcome")
+REVIEW = _link("request_review_complaints__complaint_id__review_post", "Request a review")
+REVIEW_DECISION = _link(
+    "decide_review_complaints__complaint_id__review_decision_post", "Decide the review"
+)
+WITHDRAW = _link("withdraw_complaint_complaints__complaint_id__withdraw_post", "Withdraw it")
 
 # What may follow each command's success, in the order of the lifecycle.
 AFTER_LODGING = {"Read": READ, "History": HISTORY, "Redirect": REDIRECT, "Assign": ASSIGN}
 AFTER_ASSIGNMENT = {"Read": READ, "Reassign": ASSIGN, "RecordContact": CONTACT}
-AFTER_CONTACT = {"Read": READ, "RecordContact": CONTACT, "Resolve": RESOLVE}
+AFTER_CONTACT = {
+    "Read": READ,
+    "RecordContact": CONTACT,
+    "Resolve": RESOLVE,
+    "AddAllegation": ALLEGATION,
+    "DecideHandling": HANDLING,
+}
+# The statutory process (Schedule 3).
+WHILE_RECORDED = {
+    "Read": READ,
+    "AddAllegation": ALLEGATION,
+    "ReferToIopc": REFERRAL,
+    "SendUpdate": UPDATE,
+    "NotifyOutcome": OUTCOME,
+    "Withdraw": WITHDRAW,
+}
+AFTER_REFERRAL = {"Read": READ, "RecordDetermination": DETERMINATION, "SendUpdate": UPDATE}
+AFTER_OUTCOME = {"Read": READ, "RequestReview": REVIEW, "Withdraw": WITHDRAW}
+AFTER_REVIEW_REQUEST = {"Read": READ, "DecideReview": REVIEW_DECISION}
+AFTER_REVIEW = {"Read": READ, "History": HISTORY, "SendUpdate": UPDATE, "NotifyOutcome": OUTCOME}
 AFTER_THE_END = {"Read": READ, "History": HISTORY}
 
 
@@ -138,6 +173,15 @@ CONTACT_EXAMPLES = {
         summary="A phone call with the complainant",
         value={"method": "phone", "summary": "Talked through what happened and what they want."},
     ),
+    "wants_recording": Example(
+        summary="The complainant asks for the complaint to be recorded (Schedule 3)",
+        value={
+            "method": "phone",
+            "summary": "Explained the options; they want it formally recorded.",
+            "wants_recording": True,
+            "desired_outcome": "An apology and the officer spoken to.",
+        },
+    ),
 }
 RESOLUTION_EXAMPLES = {
     "apology": Example(
@@ -177,4 +221,95 @@ RESTRICTION_EXAMPLES = {
 }
 LIFT_EXAMPLES = {
     "done": Example(summary="The proceedings ended", value={"reason": "Proceedings concluded."}),
+}
+
+# ---- The statutory process (Schedule 3) ---------------------------------------------------------
+
+ALLEGATION_EXAMPLES = {
+    "behaviour": Example(
+        summary="An allegation about an officer's behaviour",
+        value={
+            "category": "individual_behaviours",
+            "subcategory": "impolite language or tone",
+            "description": "Swore at the complainant when asked for directions.",
+            "flags": [],
+        },
+    ),
+    "discrimination": Example(
+        summary="A flagged allegation: it must be recorded and referred to the IOPC",
+        value={
+            "category": "discriminatory_behaviour",
+            "description": "Made a remark about the complainant's religion.",
+            "flags": ["discrimination"],
+        },
+    ),
+}
+HANDLING_EXAMPLES = {
+    "schedule_3": Example(
+        summary="Record it under Schedule 3",
+        value={"mode": "schedule_3", "reason": "The complainant asked for it to be recorded."},
+    ),
+    "outside": Example(
+        summary="Handle it outside Schedule 3, with the complainant",
+        value={"mode": "outside_schedule_3", "reason": "Resolvable by explanation."},
+    ),
+}
+REFERRAL_EXAMPLES = {
+    "mandatory": Example(summary="Refer it on the grounds its allegations' flags give", value={}),
+    "voluntary": Example(
+        summary="Refer it voluntarily",
+        value={"grounds": ["voluntary"], "iopc_reference": "IOPC-2026-00417"},
+    ),
+}
+DETERMINATION_EXAMPLES = {
+    "local": Example(
+        summary="The IOPC returns it for a local investigation",
+        value={"mode": "local_investigation", "iopc_reference": "IOPC-2026-00417"},
+    ),
+}
+UPDATE_EXAMPLES = {
+    "letter": Example(
+        summary="A progress update by letter",
+        value={"method": "letter", "summary": "Witness statements taken; CCTV requested."},
+    ),
+}
+OUTCOME_EXAMPLES = {
+    "upheld": Example(
+        summary="One allegation upheld, with an apology and learning",
+        value={
+            "allegations": [{"allegation_id": "A1", "outcome": "upheld"}],
+            "actions": ["apology", "reflective_practice"],
+            "summary": "The officer's language fell below the standard expected.",
+            "learning": [{"theme": "communication", "note": "Briefing on tone at the desk."}],
+        },
+    ),
+}
+REVIEW_EXAMPLES = {
+    "in_time": Example(
+        summary="A review requested in time",
+        value={"grounds": "The outcome does not address the remark made."},
+    ),
+}
+REVIEW_DECISION_EXAMPLES = {
+    "upheld": Example(
+        summary="The outcome was reasonable and proportionate",
+        value={"reasonable_and_proportionate": True, "recommendations": []},
+    ),
+    "reopen": Example(
+        summary="Not reasonable and proportionate: the complaint is reopened",
+        value={
+            "reasonable_and_proportionate": False,
+            "recommendations": ["Interview the second witness."],
+        },
+    ),
+}
+WITHDRAWAL_EXAMPLES = {
+    "signed": Example(
+        summary="Withdrawn by the complainant, signed",
+        value={
+            "signed_by": "complainant",
+            "signed_on": "2026-11-30",
+            "scope": "The whole complaint.",
+        },
+    ),
 }

@@ -16,6 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.complaint import Complaint
 from domain.personal_data import PARTS, Part, forget_event_fields, forget_standing_fields
 from domain.service import HistoryEntry
+from domain.statutory_rules import UPDATE_EVERY_DAYS
+from domain.statutory_values import (
+    ActionTaken,
+    AllegationFlag,
+    AllegationOutcome,
+    HandlingMode,
+    IopcCategory,
+    IopcMode,
+    ReviewBody,
+    SignedBy,
+)
 from domain.values import (
     Behaviour,
     Channel,
@@ -98,6 +109,75 @@ class RetentionReviewOut(Out):
     by: ActorOut
 
 
+# ---- The statutory process (docs/API.md "The statutory process") -------------------------------
+
+
+class HandlingOut(Out):
+    mode: HandlingMode
+    reason: str
+    decided_at: datetime
+    by: ActorOut
+
+
+class AllegationOut(Out):
+    allegation_id: str = Field(examples=["A1"])
+    category: IopcCategory
+    subcategory: str | None
+    description: str | None
+    flags: list[AllegationFlag]
+    added_at: datetime
+    by: ActorOut
+
+
+class IopcOut(Out):
+    referred_at: datetime
+    grounds: list[str]
+    reference: str | None
+    determination: IopcMode | None
+    determined_at: datetime | None
+
+
+class UpdateOut(Out):
+    method: ContactMethod
+    summary: str | None
+    occurred_at: datetime
+    by: ActorOut
+
+
+class AllegationResultOut(Out):
+    allegation_id: str
+    outcome: AllegationOutcome
+
+
+class NotifiedOutcomeOut(Out):
+    allegations: list[AllegationResultOut]
+    actions: list[ActionTaken]
+    summary: str | None
+    learning: list[LearningPoint]
+    notified_at: datetime
+    by: ActorOut
+
+
+class ReviewOut(Out):
+    body: ReviewBody
+    deadline: date = Field(description="The last day a review is in time (rule 18).")
+    requested_at: datetime | None
+    received_at: datetime | None
+    grounds: str | None
+    late_reason: str | None
+    reasonable_and_proportionate: bool | None
+    recommendations: list[str | None]
+    decided_at: datetime | None
+
+
+class WithdrawalOut(Out):
+    signed_by: SignedBy
+    signed_on: date
+    scope: str | None
+    withdrawn_at: datetime
+    by: ActorOut
+
+
 class ComplaintOut(Out):
     """One complaint as it stands (or stood), replayed from its events."""
 
@@ -131,6 +211,27 @@ class ComplaintOut(Out):
     erased: ErasedOut | None = None
     restricted: RestrictedOut | None = None
     retention_reviews: list[RetentionReviewOut] = []
+    # The statutory process (docs/API.md): null or empty outside Schedule 3.
+    wants_recording: bool = False
+    desired_outcome: str | None = None
+    handling: HandlingOut | None = None
+    allegations: list[AllegationOut] = []
+    iopc: IopcOut | None = None
+    updates: list[UpdateOut] = []
+    next_update_due: date | None = Field(
+        default=None, description="While recorded: the day the next progress update is due."
+    )
+    outcome: NotifiedOutcomeOut | None = None
+    review: ReviewOut | None = Field(
+        default=None, description="Once an outcome is notified: the review of the latest one."
+    )
+    reviews: list[ReviewOut] = Field(default=[], description="Every review decided, oldest first.")
+    withdrawal: WithdrawalOut | None = None
+    final_on: date | None = Field(
+        default=None,
+        description="The day it became final; for a notified outcome with no review "
+        "requested, the day after the review deadline.",
+    )
 
 
 class CommandResultOut(ComplaintOut):
@@ -163,11 +264,15 @@ class HistoryOut(Out):
     events: list[HistoryEventOut]
 
 
-def complaint_fields(complaint: Complaint, *, personal: bool = True) -> dict[str, Any]:
+def complaint_fields(
+    complaint: Complaint, *, personal: bool = True, update_every_days: int = UPDATE_EVERY_DAYS
+) -> dict[str, Any]:
+    """The `Complaint` body's fields, its status judged when the complaint was loaded."""
+    judged_at = complaint.judged_at or complaint.modified_on
     fields = {
         "complaint_id": complaint.id,
         "reference": complaint.reference,
-        "status": complaint.status,
+        "status": complaint.status_at(judged_at),
         "version": complaint.version,
         **complaint.lodged,
         "late": complaint.late,
@@ -184,18 +289,37 @@ def complaint_fields(complaint: Complaint, *, personal: bool = True) -> dict[str
         "erased": complaint.erased,
         "restricted": complaint.restricted,
         "retention_reviews": complaint.retention_reviews,
+        "wants_recording": complaint.wants_recording,
+        "desired_outcome": complaint.desired_outcome,
+        "handling": complaint.handling,
+        "allegations": complaint.allegations,
+        "iopc": complaint.iopc,
+        "updates": complaint.updates,
+        "next_update_due": complaint.next_update_due(update_every_days),
+        "outcome": complaint.outcome,
+        "review": complaint.review,
+        "reviews": complaint.reviews,
+        "withdrawal": complaint.withdrawal,
+        "final_on": complaint.final_on(judged_at),
     }
     return fields if personal else forget_standing_fields(fields, PARTS)
 
 
-def complaint_out(complaint: Complaint, *, personal: bool = True) -> ComplaintOut:
-    return ComplaintOut.model_validate(complaint_fields(complaint, personal=personal))
+def complaint_out(
+    complaint: Complaint, *, personal: bool = True, update_every_days: int = UPDATE_EVERY_DAYS
+) -> ComplaintOut:
+    fields = complaint_fields(complaint, personal=personal, update_every_days=update_every_days)
+    return ComplaintOut.model_validate(fields)
 
 
 def command_result_out(
-    complaint: Complaint, position: int, *, personal: bool = True
+    complaint: Complaint,
+    position: int,
+    *,
+    personal: bool = True,
+    update_every_days: int = UPDATE_EVERY_DAYS,
 ) -> CommandResultOut:
-    fields = complaint_fields(complaint, personal=personal)
+    fields = complaint_fields(complaint, personal=personal, update_every_days=update_every_days)
     return CommandResultOut.model_validate({**fields, "position": position})
 
 

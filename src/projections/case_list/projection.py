@@ -3,6 +3,11 @@
 It copies no personal data of the complainant or the subject (docs/DOMAIN.md "Personal data":
 read models copy only what their readers must see); investigators' identities are stored for
 caseworkers and left out of what analysts get.
+
+The statutory process (part B) adds the handling decision, the review deadline and the day
+progress updates count from. A notified outcome becomes `finalised` when its deadline passes,
+with no event: the row keeps `outcome_notified` and its deadline, and the queries judge it on
+the day of asking (`queries.status_sql`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,15 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from domain.complaint import Complaint
+from domain.statutory_events import (
+    ComplaintWithdrawn,
+    HandlingDecided,
+    OutcomeNotified,
+    ProgressUpdateSent,
+    ReviewDecided,
+    ReviewRequested,
+)
+from domain.statutory_values import HandlingMode
 from projections.base import Index, Projection, day, load_rows, moment, unapplied, upsert_rows
 from projections.store import Cursor
 
@@ -33,10 +47,23 @@ COLUMNS = (
     "redirected_at",
     "outcome",
     "redirect_destination",
+    "handling",
+    "recorded_at",
+    "outcome_notified_at",
+    "review_deadline",
+    "update_from_on",
+    "withdrawn_at",
+    "finalised_at",
     "version",
 )
 
-OPEN = "status IN ('lodged', 'assigned', 'in_contact')"
+# Handled outside Schedule 3 (decided so, or by default): part A's open statuses.
+OUTSIDE_OPEN = "status IN ('lodged', 'assigned', 'in_contact')"
+# Open by the stored status. A notified outcome past its deadline is finalised all the same:
+# a query adds `queries.NOT_LAPSED` (this stays a constant, for the partial index).
+OPEN = (
+    "status IN ('lodged', 'assigned', 'in_contact', 'recorded', 'outcome_notified', 'under_review')"
+)
 
 
 class CaseList(Projection):
@@ -48,12 +75,15 @@ class CaseList(Projection):
             "on_behalf_basis TEXT NOT NULL, late INTEGER NOT NULL, lodged_at TEXT NOT NULL, "
             "lodged_on TEXT NOT NULL, investigator_id TEXT, investigator_name TEXT, "
             "assigned_at TEXT, first_contact_at TEXT, resolved_at TEXT, redirected_at TEXT, "
-            "outcome TEXT, redirect_destination TEXT, version INTEGER NOT NULL"
+            "outcome TEXT, redirect_destination TEXT, handling TEXT, recorded_at TEXT, "
+            "outcome_notified_at TEXT, review_deadline TEXT, update_from_on TEXT, "
+            "withdrawn_at TEXT, finalised_at TEXT, version INTEGER NOT NULL"
         )
     }
     indexes = (
         Index("case_list", "newest", "lodged_at DESC, complaint_id DESC"),
         Index("case_list", "status", "status, lodged_at DESC, complaint_id DESC"),
+        Index("case_list", "handling", "handling, lodged_at DESC, complaint_id DESC"),
         Index("case_list", "investigator", "investigator_id, lodged_at DESC, complaint_id DESC"),
         Index("case_list", "open", "investigator_id, lodged_on", where=OPEN),
     )
@@ -93,7 +123,9 @@ def _apply(row: dict[str, Any], event: Complaint.Event) -> None:
             row["status"] = "assigned"
             row["assigned_at"] = moment(event.occurred_at)
     elif isinstance(event, Complaint.ComplainantContacted):
-        row["status"] = "in_contact"
+        # A recorded complaint stays recorded through further contacts (part B).
+        if row["status"] in ("assigned", "in_contact"):
+            row["status"] = "in_contact"
         contacted = moment(event.occurred_at)
         if row["first_contact_at"] is None or contacted < row["first_contact_at"]:
             row["first_contact_at"] = contacted
@@ -105,3 +137,35 @@ def _apply(row: dict[str, Any], event: Complaint.Event) -> None:
         row["status"] = "redirected"
         row["redirected_at"] = moment(event.occurred_at)
         row["redirect_destination"] = event.destination
+    else:
+        _apply_statutory(row, event)
+
+
+def _apply_statutory(row: dict[str, Any], event: Complaint.Event) -> None:
+    """Part B, as `domain.statutory_events` changes the aggregate's status and update day."""
+    if isinstance(event, HandlingDecided):
+        row["handling"] = event.mode
+        if event.mode == HandlingMode.SCHEDULE_3:
+            row["status"] = "recorded"
+            row["recorded_at"] = moment(event.occurred_at)
+            row["update_from_on"] = day(event.occurred_at)
+    elif isinstance(event, ProgressUpdateSent):
+        # An update dated before the latest one does not move the next one's day.
+        sent = day(event.occurred_at)
+        row["update_from_on"] = max(row["update_from_on"] or sent, sent)
+    elif isinstance(event, OutcomeNotified):
+        row["status"] = "outcome_notified"
+        row["outcome_notified_at"] = moment(event.occurred_at)
+        row["review_deadline"] = event.review_deadline.isoformat()
+    elif isinstance(event, ReviewRequested):
+        row["status"] = "under_review"
+    elif isinstance(event, ReviewDecided):
+        if event.reasonable_and_proportionate:
+            row["status"] = "finalised"
+            row["finalised_at"] = moment(event.occurred_at)
+        else:  # reopened: investigated again, updates due again from the decision
+            row["status"] = "recorded"
+            row["update_from_on"] = day(event.occurred_at)
+    elif isinstance(event, ComplaintWithdrawn):
+        row["status"] = "withdrawn"
+        row["withdrawn_at"] = moment(event.occurred_at)

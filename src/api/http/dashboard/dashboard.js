@@ -23,11 +23,17 @@
     ["redirect_destination", "Redirected to"],
     ["outcome", "Outcome"],
     ["learning_theme", "Learning theme"],
+    ["handling", "Handling (Schedule 3)"],
+    ["allegation_category", "Allegation category (IOPC)"],
+    ["allegation_outcome", "Allegation outcome"],
+    ["iopc_referred", "Referred to the IOPC"],
+    ["review_result", "Review result"],
   ];
   const MEASURES = [
     ["lodged_to_assigned", "assignment"],
     ["lodged_to_first_contact", "first contact"],
     ["lodged_to_resolved", "resolution"],
+    ["lodged_to_outcome_notified", "outcome notified"],
   ];
   const UNITS = ["working_days", "calendar_days"];
   const STATS = ["mean", "median", "p90"];

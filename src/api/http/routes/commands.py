@@ -26,6 +26,17 @@ from api.http.problems import PROBLEM_MEDIA_TYPE, domain_problem, problem_respon
 from api.http.schemas import CommandResultOut, LodgedOut, command_result_out, complaint_fields
 from domain.errors import DomainError
 from domain.service import Recorded
+from domain.statutory_values import (
+    AddAllegation,
+    DecideHandling,
+    DecideReview,
+    NotifyOutcome,
+    RecordIopcDetermination,
+    ReferToIopc,
+    RequestReview,
+    SendProgressUpdate,
+    WithdrawComplaint,
+)
 from domain.values import (
     Actor,
     AssignInvestigator,
@@ -91,13 +102,22 @@ def _respond(
         # at its lodging version opens the same sealed code, and null once it is erased.
         result = LodgedOut.model_validate(
             {
-                **complaint_fields(complaint, personal=personal),
+                **complaint_fields(
+                    complaint,
+                    personal=personal,
+                    update_every_days=request.app.state.complaints.update_every_days,
+                ),
                 "position": outcome.position,
                 "access_code": complaint.access_code if personal else None,
             }
         )
     else:
-        result = command_result_out(complaint, outcome.position, personal=personal)
+        result = command_result_out(
+            complaint,
+            outcome.position,
+            personal=personal,
+            update_every_days=request.app.state.complaints.update_every_days,
+        )
     body = result.model_dump(mode="json")
     return JSONResponse(body, status_code=status_code, headers=headers)
 
@@ -183,6 +203,15 @@ _OPERATION_NAMES = {
     "erase": "erase_personal_data",
     "restrict": "restrict_processing",
     "lift-restriction": "lift_restriction",
+    "allegations": "add_allegation",
+    "handling": "decide_handling",
+    "iopc-referral": "refer_to_iopc",
+    "iopc-determination": "record_iopc_determination",
+    "updates": "send_progress_update",
+    "outcome": "notify_outcome",
+    "review": "request_review",
+    "review-decision": "decide_review",
+    "withdraw": "withdraw_complaint",
 }
 
 _command_route(
@@ -251,3 +280,81 @@ _command_route(
     openapi.LIFT_EXAMPLES,
     openapi.AFTER_THE_END,
 )
+
+# The statutory process (docs/API.md "The statutory process"; Schedule 3). The assigned
+# investigator's commands are open to caseworkers here; the complaint refuses any other (403).
+for _name, _command, _role, _summary, _examples, _links in (
+    (
+        "allegations",
+        AddAllegation,
+        Role.CASEWORKER,
+        "Add an allegation, in the IOPC's categories",
+        openapi.ALLEGATION_EXAMPLES,
+        openapi.WHILE_RECORDED,
+    ),
+    (
+        "handling",
+        DecideHandling,
+        Role.CASEWORKER,
+        "Decide the handling: record it under Schedule 3, or handle it outside",
+        openapi.HANDLING_EXAMPLES,
+        openapi.WHILE_RECORDED,
+    ),
+    (
+        "iopc-referral",
+        ReferToIopc,
+        Role.SUPERVISOR,
+        "Refer the complaint to the IOPC",
+        openapi.REFERRAL_EXAMPLES,
+        openapi.AFTER_REFERRAL,
+    ),
+    (
+        "iopc-determination",
+        RecordIopcDetermination,
+        Role.SUPERVISOR,
+        "Record the IOPC's determination of the mode of investigation",
+        openapi.DETERMINATION_EXAMPLES,
+        openapi.WHILE_RECORDED,
+    ),
+    (
+        "updates",
+        SendProgressUpdate,
+        Role.CASEWORKER,
+        "Record a progress update sent to the complainant",
+        openapi.UPDATE_EXAMPLES,
+        openapi.WHILE_RECORDED,
+    ),
+    (
+        "outcome",
+        NotifyOutcome,
+        Role.CASEWORKER,
+        "Notify the outcome: one per allegation, the actions taken and the learning",
+        openapi.OUTCOME_EXAMPLES,
+        openapi.AFTER_OUTCOME,
+    ),
+    (
+        "review",
+        RequestReview,
+        Role.CASEWORKER,
+        "Record the complainant's request for a review of the outcome",
+        openapi.REVIEW_EXAMPLES,
+        openapi.AFTER_REVIEW_REQUEST,
+    ),
+    (
+        "review-decision",
+        DecideReview,
+        Role.SUPERVISOR,
+        "Record the review body's decision: finalised, or reopened",
+        openapi.REVIEW_DECISION_EXAMPLES,
+        openapi.AFTER_REVIEW,
+    ),
+    (
+        "withdraw",
+        WithdrawComplaint,
+        Role.CASEWORKER,
+        "Withdraw the complaint, on the complainant's signed request",
+        openapi.WITHDRAWAL_EXAMPLES,
+        openapi.AFTER_THE_END,
+    ),
+):
+    _command_route(_name, _command, _role, _summary, _examples, _links)

@@ -73,7 +73,9 @@ def get_complaint(
     action = "read_complaint" if moment == Moment() else "read_complaint_as_of"
     record_access(request, principal, action, complaint_id)
     return complaint_out(
-        complaint, personal=sees_personal_data(principal, complaint.restricted is not None)
+        complaint,
+        personal=sees_personal_data(principal, complaint.restricted is not None),
+        update_every_days=complaints.update_every_days,
     )
 
 
@@ -86,9 +88,8 @@ def get_complaint(
 def get_history(
     complaint_id: UUID, request: Request, principal: Reader, complaints: ComplaintsDep
 ) -> HistoryOut:
-    entries = complaints.history(complaint_id)
     # Restricted now means hidden in every past event too: restriction is about use, not time.
-    restricted = complaints.get_complaint(complaint_id).restricted is not None
+    entries, restricted = complaints.read_history(complaint_id)
     personal = sees_personal_data(principal, restricted)
     history = history_out(complaint_id, entries, personal=personal)
     record_access(request, principal, "read_history", complaint_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -37,6 +38,30 @@ from domain.values import Channel, Status, SubjectKind
 from projections.case_list.queries import CaseFilter
 
 router = APIRouter(tags=["read models"])
+
+
+class HandlingFilter(StrEnum):
+    """The case list's `handling` filter: the latest decision, or `none` for none yet."""
+
+    OUTSIDE_SCHEDULE_3 = "outside_schedule_3"
+    SCHEDULE_3 = "schedule_3"
+    NONE = "none"
+
+
+StatusFilter = Annotated[
+    Status | None,
+    Query(
+        description="The status as judged today: `finalised` includes notified outcomes past "
+        "their review deadline with no review requested, which `outcome_notified` leaves out"
+    ),
+]
+HandlingQuery = Annotated[
+    HandlingFilter | None,
+    Query(
+        description="The latest handling decision: `outside_schedule_3` or `schedule_3` "
+        "(recorded); `none` for complaints with no decision yet (outside Schedule 3 by default)"
+    ),
+]
 
 
 def _iso_date(value: object) -> object:
@@ -90,12 +115,13 @@ def list_complaints(
     request: Request,
     response: Response,
     principal: Lister,
-    status: Status | None = None,
+    status: StatusFilter = None,
     investigator_id: Annotated[str | None, Query(max_length=100)] = None,
     subject_kind: SubjectKind | None = None,
     channel: Channel | None = None,
     lodged_from: IsoDate | None = None,
     lodged_to: IsoDate | None = None,
+    handling: HandlingQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     min_position: MinPosition = None,
@@ -105,9 +131,16 @@ def list_complaints(
     _check_range(lodged_from, lodged_to, ("lodged_from", "lodged_to"))
     models = caught_up(request, response, "case_list", min_position, wait_ms)
     filters = CaseFilter(
-        status, view.investigator_id, subject_kind, channel, lodged_from, lodged_to
+        status=status,
+        investigator_id=view.investigator_id,
+        subject_kind=subject_kind,
+        channel=channel,
+        lodged_from=lodged_from,
+        lodged_to=lodged_to,
+        handling=handling,
     )
-    rows, next_cursor = models.case_page(filters, limit=limit, after=cursor)
+    today = request_today(request)
+    rows, next_cursor = models.case_page(filters, limit=limit, after=cursor, today=today)
     items = [_case_item(row, view.anonymised) for row in rows]
     if not view.anonymised:  # investigators' names are personal data too
         record_access(request, view.principal, "read_case_list", None)
@@ -129,6 +162,9 @@ def _case_item(row: dict[str, Any], anonymised: bool) -> CaseListItem:
     response_model=Caseload,
     responses={**POSITIONED, **problem_responses(422)},
     summary="Every investigator's open cases, with what is awaiting contact or overdue today",
+    description="Judged on today's date: first contacts and resolutions (outside Schedule 3) "
+    "past their limits, progress updates overdue and twelve-month reports due for recorded "
+    "complaints. A notified outcome past its review deadline is finalised, no longer open.",
 )
 def get_caseload(
     request: Request,
@@ -148,6 +184,8 @@ def get_caseload(
     response_model=InvestigatorCases,
     responses={**POSITIONED, **problem_responses(422)},
     summary="One investigator's open cases with their ages and due dates",
+    description="Each case as judged today, with its next progress update and reports due "
+    "while recorded under Schedule 3.",
 )
 def get_investigator_caseload(
     investigator_id: str,

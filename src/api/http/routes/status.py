@@ -29,6 +29,7 @@ from api.http.problems import problem_response, problem_responses
 from domain.complaint import Complaint, complaint_id_for
 from domain.rules import local_date
 from domain.service import Complaints
+from domain.statutory_events import STATUTORY_EVENTS
 from domain.values import Status
 
 router = APIRouter(tags=["status page"])
@@ -49,15 +50,25 @@ NEXT_STEPS: dict[Status, str] = {
     "about it, contact us quoting your reference.",
     Status.REDIRECTED: "Your complaint is not ours to handle and has been passed to the "
     "organisation responsible for it, which will contact you.",
+    Status.RECORDED: "Your complaint is recorded and being investigated. We will update you on "
+    "its progress at least every 28 days.",
+    Status.OUTCOME_NOTIFIED: "We have written to you with the outcome of your complaint. If you "
+    "are not satisfied, you may ask for a review within 28 days of our letter.",
+    Status.UNDER_REVIEW: "Your request for a review has been received and is being considered "
+    "by the review body named in our letter.",
+    Status.FINALISED: "Your complaint has been finalised and is now closed. If you have a "
+    "question about it, contact us quoting your reference.",
+    Status.WITHDRAWN: "Your complaint has been withdrawn, as you asked, and is now closed.",
 }
 
 # The complainant's view of activity: the lifecycle, not the records manager's decisions.
-_LIFECYCLE = (
+_LIFECYCLE: tuple[type, ...] = (
     Complaint.Lodged,
     Complaint.Redirected,
     Complaint.InvestigatorAssigned,
     Complaint.ComplainantContacted,
     Complaint.Resolved,
+    *STATUTORY_EVENTS,
 )
 
 
@@ -159,12 +170,13 @@ def _status_of(
     if not hmac.compare_digest(typed_hash.encode(), lodged.access_code_hash.encode()):
         return None
     last: datetime = max(event.occurred_at for event in events if isinstance(event, _LIFECYCLE))
+    status = complaint.status_at(complaints.clock())
     return StatusOut(
         reference=complaint.reference,
-        status=complaint.status,
+        status=status,
         received_on=local_date(complaint.received_at),
         last_activity_on=local_date(last),
-        next_step=NEXT_STEPS[complaint.status],
+        next_step=NEXT_STEPS[status],
     )
 
 
