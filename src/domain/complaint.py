@@ -19,12 +19,11 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import rules
-from domain.errors import NotRedirectableError
+from domain.lifecycle import LifecycleCommands
 from domain.personal_data import KeyedHashes, Part
 from domain.records import DEFAULT_RETENTION_YEARS, RecordsOfComplaint
 from domain.statutory import StatutoryProcess
 from domain.statutory_events import fresh_statutory_state
-from domain.statutory_rules import check_resolvable_outside
 from domain.statutory_values import (
     AddAllegation,
     ComplaintChange,
@@ -60,7 +59,7 @@ def complaint_id_for(reference: str) -> UUID:
     return uuid5(REFERENCE_NAMESPACE, reference)
 
 
-class Complaint(StatutoryProcess, RecordsOfComplaint, Aggregate):
+class Complaint(LifecycleCommands, StatutoryProcess, RecordsOfComplaint, Aggregate):
     TOPIC = "complaints:Complaint"
 
     class Event(Aggregate.Event):
@@ -341,91 +340,6 @@ class Complaint(StatutoryProcess, RecordsOfComplaint, Aggregate):
                 self.decide_statutory(command, actor=actor, supervisor=supervisor, now=now)
             case _:
                 assert_never(command)
-
-    def redirect_to(self, command: RedirectComplaint, *, actor: Actor, now: datetime) -> None:
-        status = self.status_at(now)
-        rules.check_open(status)
-        if not status.is_redirectable:
-            raise NotRedirectableError(
-                f"The complaint's outcome is notified ({status.value}): it is no longer "
-                "redirected; it may still be withdrawn."
-            )
-        rules.check_redirect(
-            self.subject_kind,
-            self.lodged["subject"].get("force_name"),
-            command.destination,
-            command.force_name,
-        )
-        occurred_at = self._occurred(command.occurred_at, now)
-        self.trigger_event(
-            self.Redirected,
-            actor=actor.model_dump(),
-            occurred_at=occurred_at,
-            destination=command.destination.value,
-            force_name=command.force_name,
-            reason=command.reason,
-        )
-
-    def assign_investigator(
-        self, command: AssignInvestigator, *, actor: Actor, now: datetime
-    ) -> None:
-        rules.check_open(self.status_at(now))
-        current = self.investigator
-        rules.check_assignable(
-            self.subject_kind,
-            current["id"] if current else None,
-            command.investigator_id,
-            command.reason,
-        )
-        occurred_at = self._occurred(command.occurred_at, now)
-        self.trigger_event(
-            self.InvestigatorAssigned,
-            actor=actor.model_dump(),
-            occurred_at=occurred_at,
-            investigator_id=command.investigator_id,
-            investigator_name=command.investigator_name,
-            previous_investigator_id=current["id"] if current else None,
-            previous_investigator_name=current["name"] if current else None,
-            reason=command.reason,
-        )
-
-    def record_contact(
-        self, command: RecordContact, *, actor: Actor, supervisor: bool, now: datetime
-    ) -> None:
-        rules.check_open(self.status_at(now))
-        occurred_at = command.occurred_at or now
-        rules.check_contact(self.status, occurred_at, self.received_at, now)
-        rules.check_investigator_or_supervisor(
-            actor.id, supervisor, self.investigator_id, "record contact"
-        )
-        self.trigger_event(
-            self.ComplainantContacted,
-            actor=actor.model_dump(),
-            occurred_at=occurred_at,
-            method=command.method.value,
-            summary=command.summary,
-            wants_recording=command.wants_recording,
-            desired_outcome=command.desired_outcome,
-        )
-
-    def resolve(
-        self, command: ResolveComplaint, *, actor: Actor, supervisor: bool, now: datetime
-    ) -> None:
-        rules.check_open(self.status_at(now))
-        rules.check_investigator_or_supervisor(
-            actor.id, supervisor, self.investigator_id, "resolve the complaint"
-        )
-        check_resolvable_outside(self.handling_mode, self.wants_recording, self.allegations)
-        rules.check_resolvable(len(self.contacts))
-        occurred_at = self._occurred(command.occurred_at, now)
-        self.trigger_event(
-            self.Resolved,
-            actor=actor.model_dump(),
-            occurred_at=occurred_at,
-            outcome=command.outcome.value,
-            summary=command.summary,
-            learning=[point.model_dump(mode="json") for point in command.learning],
-        )
 
     @property
     def investigator_id(self) -> str | None:

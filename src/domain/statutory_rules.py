@@ -95,8 +95,11 @@ def next_report_due(received_on: date, today: date) -> date:
 
 
 def twelve_months_before(today: date) -> date:
-    """A complaint received on or before this day has a twelve-month report due by today."""
-    return years_before(today, 1)
+    """A complaint received on or before this day has a twelve-month report due by today
+    (29 February's is due on 28 February, so that day also covers it)."""
+    cutoff = years_before(today, 1)
+    following = cutoff + timedelta(days=1)
+    return following if add_months(following, FIRST_REPORT_MONTHS) <= today else cutoff
 
 
 # ---- rules ------------------------------------------------------------------------------------
