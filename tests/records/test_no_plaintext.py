@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -32,6 +33,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from domain.rules import local_date
 from tests.ops_support import COMPLAINTS, cli_env, free_port, is_sqlite, raw_sql
 from tests.records import ERASE, RECORDS_MANAGER, key_rows, lodging_with, new_marker
 from tests.support import CASEWORKER, INTAKE, auth
@@ -77,11 +79,68 @@ def through_its_life(client: httpx.Client | TestClient) -> tuple[str, int]:
     return str(lodged["complaint_id"]), int(position)
 
 
-def search_by_email(client: httpx.Client, complaint_id: str) -> None:
+# Schedule 3 (docs/DOMAIN.md part B): every free-text field its events add is personal too.
+STATUTORY_STEPS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+    (
+        "contacts",
+        {
+            "method": "phone",
+            "summary": f"Views sought. {MARKER}vws",
+            "wants_recording": True,
+            "desired_outcome": f"An apology. {MARKER}dso",
+        },
+        CASEWORKER,
+    ),
+    (
+        "allegations",
+        {"category": "individual_behaviours", "description": f"Swore. {MARKER}alg"},
+        CASEWORKER,
+    ),
+    ("handling", {"mode": "schedule_3", "reason": "Asked for."}, CASEWORKER),
+    ("updates", {"method": "letter", "summary": f"Progress. {MARKER}upd"}, CASEWORKER),
+    (
+        "outcome",
+        {
+            "allegations": [{"allegation_id": "A1", "outcome": "upheld"}],
+            "summary": f"Upheld. {MARKER}out",
+            "learning": [{"theme": "communication", "note": f"Tone. {MARKER}oln"}],
+        },
+        CASEWORKER,
+    ),
+    ("review", {"grounds": f"Unfair. {MARKER}grd"}, CASEWORKER),
+    (
+        "review-decision",
+        {"reasonable_and_proportionate": False, "recommendations": [f"Redo. {MARKER}rec"]},
+        SUPERVISOR,
+    ),
+]
+STATUTORY_FIELDS = [
+    "desired_outcome", "allegations.0.description", "updates.0.summary", "outcome.summary",
+    "outcome.learning.0.note", "review.grounds", "review.recommendations.0",
+    "reviews.0.grounds", "reviews.0.recommendations.0", "withdrawal.scope",
+]  # fmt: skip
+
+
+def through_schedule_3(client: httpx.Client | TestClient) -> tuple[str, int]:
+    """Recorded, updated, notified, reviewed, reopened, then withdrawn: (id, last position)."""
+    lodged = ok(client.post("/complaints", json=lodging_with(MARKER), headers=keyed(INTAKE)), 201)
+    path = f"/complaints/{lodged['complaint_id']}"
+    ok(client.post(f"{path}/assign", json=ASSIGN, headers=keyed(SUPERVISOR)))
+    for step, body, headers in STATUTORY_STEPS:
+        ok(client.post(f"{path}/{step}", json=body, headers=keyed(headers)))
+    today = local_date(datetime.now(UTC)).isoformat()
+    withdrawal = {"signed_by": "agent", "signed_on": today, "scope": f"All. {MARKER}scp"}
+    withdrawn = ok(client.post(f"{path}/withdraw", json=withdrawal, headers=keyed(CASEWORKER)))
+    assert withdrawn["status"] == "withdrawn"
+    assert all(MARKER in str(dig(withdrawn, field)) for field in STATUTORY_FIELDS), withdrawn
+    return str(lodged["complaint_id"]), int(withdrawn["position"])
+
+
+def search_by_email(client: httpx.Client, *complaint_ids: str) -> None:
     """A subject-access search with the marked email: the access log records the search."""
     email = {"email": f"{MARKER}cem@example.org"}
     found = ok(client.post("/subject-access", json=email, headers=RECORDS))
-    assert [item["complaint_id"] for item in found["items"]] == [complaint_id]
+    assert sorted(item["complaint_id"] for item in found["items"]) == sorted(complaint_ids)
 
 
 def assert_reads_in_clear(client: httpx.Client | TestClient, complaint_id: str) -> None:
@@ -252,8 +311,9 @@ def test_no_personal_value_in_any_file_row_or_log_line(database_url: str, tmp_pa
     with server(database_url, tmp_path / "logs") as (client, out, err):
         if not is_sqlite(database_url):
             uncompressed_columns(database_url)
-        complaint_id, position = through_its_life(client)
-        search_by_email(client, complaint_id)
+        complaint_id, _ = through_its_life(client)
+        recorded_id, position = through_schedule_3(client)
+        search_by_email(client, complaint_id, recorded_id)
         catch_up(client, position)
         assert_reads_in_clear(client, complaint_id)
 
@@ -306,3 +366,26 @@ def test_after_erasure_no_row_holds_a_marker_and_the_keys_are_gone(
     personal = {field: dig(body, field) for field in fields}
     assert personal == dict.fromkeys(fields), body
     assert body["subject"]["kind"] == "officer"  # what is not personal stays
+
+
+def test_after_erasure_no_statutory_value_is_left(client: TestClient, database_url: str) -> None:
+    # Given a complaint taken through Schedule 3 with a marker in every free-text field
+    complaint_id, _ = through_schedule_3(client)
+    complaints = client.app.state.complaints  # type: ignore[attr-defined]
+
+    # When its personal data is erased
+    erased = complaints.act(UUID(complaint_id), ERASE, actor=RECORDS_MANAGER)
+    catch_up(client, erased.position)
+
+    # Then no row holds a marker, and the fields read as null, in the complaint and its history
+    assert tables_holding(table_rows(database_url), NEEDLES) == []
+    response = client.get(f"/complaints/{complaint_id}", headers=CASEWORKER)
+    body = ok(response)
+    assert MARKER not in response.text
+    assert {field: dig(body, field) for field in STATUTORY_FIELDS} == dict.fromkeys(
+        STATUTORY_FIELDS
+    )
+    assert body["allegations"][0]["category"] == "individual_behaviours"  # not personal
+    history = client.get(f"/complaints/{complaint_id}/history", headers=CASEWORKER)
+    assert history.status_code == 200
+    assert MARKER not in history.text
