@@ -25,6 +25,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
+from api.eventstore.clear_out import PeriodicClearOut
 from projections.store import ReadStore
 
 # Only for telling retries "still running": a claim taken over cannot record twice (the
@@ -93,34 +94,18 @@ class IdempotencyKeys:
         with store.schema_transaction() as cursor:
             for statement in DDL:
                 cursor.execute(statement)
-        self._stop_forgetting = threading.Event()
-        self._forgetter: threading.Thread | None = None
+        self._clear_out = PeriodicClearOut(
+            self.forget_old, name="forget-idempotency-keys", what="old idempotency keys"
+        )
 
     def start_forgetting(self, every: float = FORGET_EVERY) -> threading.Thread:
         """Clears out old keys now and then every `every` seconds, on a thread of its own, so
         that no request waits on the clear-out (each API process runs one; DELETE is safe twice)."""
-
-        def forget_until_stopped() -> None:
-            while True:
-                try:
-                    self.forget_old()
-                except Exception as error:  # the store may be down: try again next time
-                    log.warning("could not forget old idempotency keys: %s", type(error).__name__)
-                if self._stop_forgetting.wait(every):
-                    return
-
-        thread = threading.Thread(
-            target=forget_until_stopped, name="forget-idempotency-keys", daemon=True
-        )
-        thread.start()
-        self._forgetter = thread
-        return thread
+        return self._clear_out.start(every)
 
     def close(self) -> None:
         """Stops the clear-outs, waiting for one under way, before the store's pool closes."""
-        self._stop_forgetting.set()
-        if self._forgetter is not None:
-            self._forgetter.join(timeout=5)
+        self._clear_out.close()
 
     def claim(self, caller: str, key: str, fingerprint: str) -> Claim | Remembered:
         """Our claim on the key, or what the first request with it was answered."""

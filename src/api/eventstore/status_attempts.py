@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from api.eventstore.clear_out import PeriodicClearOut
 from projections.store import ReadStore
 
 WINDOW = timedelta(hours=1)
@@ -81,8 +82,9 @@ class StatusAttempts:
         with store.schema_transaction() as cursor:
             for statement in DDL:
                 cursor.execute(statement)
-        self._stop_forgetting = threading.Event()
-        self._forgetter: threading.Thread | None = None
+        self._clear_out = PeriodicClearOut(
+            self.forget_old, name="forget-status-failures", what="old status failures"
+        )
 
     def begin(self, reference_hash: str) -> Attempt | LockedOut:
         """Counts a try for the reference, or says it is locked out (and counts nothing)."""
@@ -141,25 +143,8 @@ class StatusAttempts:
 
     def start_forgetting(self, every: float = FORGET_EVERY) -> threading.Thread:
         """`forget_old` now and every `every` seconds, on a thread of its own."""
-
-        def forget_until_stopped() -> None:
-            while True:
-                try:
-                    self.forget_old()
-                except Exception as error:  # the store may be down: try again next time
-                    log.warning("could not forget old status failures: %s", type(error).__name__)
-                if self._stop_forgetting.wait(every):
-                    return
-
-        thread = threading.Thread(
-            target=forget_until_stopped, name="forget-status-failures", daemon=True
-        )
-        thread.start()
-        self._forgetter = thread
-        return thread
+        return self._clear_out.start(every)
 
     def close(self) -> None:
         """Stops the clear-outs, waiting for one under way, before the store's pool closes."""
-        self._stop_forgetting.set()
-        if self._forgetter is not None:
-            self._forgetter.join(timeout=5)
+        self._clear_out.close()
