@@ -17,7 +17,6 @@ request deletes a row another transaction may be deleting too.
 
 from __future__ import annotations
 
-import logging
 import math
 import secrets
 import threading
@@ -31,7 +30,6 @@ from projections.store import ReadStore
 WINDOW = timedelta(hours=1)
 MAX_FAILURES = 10
 FORGET_EVERY = 600.0  # seconds between clear-outs of rows older than WINDOW
-log = logging.getLogger("complaints.api")
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS status_failures ("
