@@ -729,7 +729,10 @@ class ComplaintMachine(RuleBasedStateMachine):
             late_reason="Was in hospital." if late_reason else None,
             occurred_at=occurred_at,
         )
+        finalised = model.status_at(now) is Status.FINALISED
         if self.decide("review", command, refusals, who):
+            if finalised:
+                event("late review of a finalised outcome accepted")
             model.status = Status.UNDER_REVIEW
             model.record()
 
