@@ -1,9 +1,11 @@
 """The event store's recorders: the library's, plus hash chains and atomic companions.
 
-Each `save()` runs one transaction that (as the library does) serialises writers, so positions
-commit in order, and then also
-- computes each event's `event_hash` and `log_hash` (see `domain.integrity`) from the stored
-  bytes and the previous hashes read inside the same transaction;
+Each `save()` runs in a transaction that (as the library does) serialises writers, so positions
+commit in order; on PostgreSQL, saves that arrive together share one such transaction
+(`api.eventstore.group_commit`). The transaction also
+- computes each event's `event_hash` and `log_hash` (see `api.eventstore.chaining`) from the
+  stored bytes and the heads of the chains read inside the same transaction, refusing an event
+  that does not follow its complaint's last (a conflict) before anything is written;
 - writes whatever the caller attached with `save(..., record_with=...)`: the idempotency record
   of the HTTP request, so that "events saved" and "request remembered" cannot come apart;
 - writes what its standing `companions` keep beside every event: the key ring's data keys and
@@ -26,8 +28,10 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
+from api.eventstore.chaining import Head, chain, complaint_ids
+from api.eventstore.group_commit import GroupCommit, Save
 from api.eventstore.keys import key_table_ddl
-from domain.integrity import LOG_GENESIS, StoredLink, event_hash, genesis, log_hash
+from domain.integrity import LOG_GENESIS, StoredLink
 
 
 class Companion(Protocol):
@@ -38,40 +42,22 @@ class Companion(Protocol):
     ) -> None: ...
 
 
-def _chain(
-    stored_events: Sequence[StoredEvent], previous: dict[tuple[UUID, int], bytes], last_log: bytes
-) -> list[tuple[bytes, bytes]]:
-    """(event_hash, log_hash) for each event, in order."""
-    heads: dict[UUID, bytes] = {}
-    hashes = []
-    for stored in stored_events:
-        complaint_id = UUID(str(stored.originator_id))
-        version = stored.originator_version
-        before = heads.get(complaint_id)
-        if before is None:
-            before = (
-                genesis(complaint_id) if version == 1 else previous.get((complaint_id, version - 1))
-            )
-        if before is None:
-            raise IntegrityError(f"event {version - 1} of {complaint_id} is missing")
-        this = event_hash(before, complaint_id, version, stored.topic, stored.state)
-        last_log = log_hash(last_log, this)
-        heads[complaint_id] = this
-        hashes.append((this, last_log))
-    return hashes
-
-
-def _firsts(stored_events: Sequence[StoredEvent]) -> list[tuple[UUID, int]]:
-    """For each complaint in the batch whose first event here is not its first ever: (id, v-1)."""
-    seen: set[UUID] = set()
-    wanted = []
-    for stored in stored_events:
-        complaint_id = UUID(str(stored.originator_id))
-        if complaint_id not in seen:
-            seen.add(complaint_id)
-            if stored.originator_version > 1:
-                wanted.append((complaint_id, stored.originator_version - 1))
-    return wanted
+def _accept(
+    saves: list[Save], heads: dict[UUID, Head], last_log: bytes
+) -> tuple[list[Save], list[tuple[bytes, bytes]]]:
+    """The saves that follow their complaints' heads, in order, and their events' hashes;
+    each other save is refused with IntegrityError (its version is taken)."""
+    written, hashes = [], []
+    for save in saves:
+        try:
+            chained, moved, last = chain(save.events, heads, last_log)
+        except IntegrityError as error:
+            save.refuse(error)
+            continue
+        heads, last_log = {**heads, **moved}, last
+        written.append(save)
+        hashes.extend(chained)
+    return written, hashes
 
 
 def check_when_idle(pool: ConnectionPool[Any], idle_seconds: float = 1.0) -> None:
@@ -117,7 +103,15 @@ class _Chained:
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        return self._insert_events_with(stored_events, kwargs.get("record_with"))
+        try:
+            return self._insert_events_with(stored_events, kwargs.get("record_with"))
+        finally:
+            # Written or not, what companions held for these events is done with; they keep
+            # it until now, so that a shared transaction that failed can be written again.
+            for each in self.companions:
+                settle = getattr(each, "settle", None)
+                if settle is not None:
+                    settle(stored_events)
 
     def _insert_events_with(
         self, stored_events: Sequence[StoredEvent], companion: Companion | None
@@ -146,44 +140,53 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
             "log_hash) SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], "
             "%s::bytea[], %s::bytea[]) RETURNING notification_id"
         ).format(table)
+        self._select_last_log = SQL(
+            "SELECT log_hash FROM {0} ORDER BY notification_id DESC LIMIT 1"
+        ).format(table)
+        self._select_heads = SQL(
+            "SELECT h.* FROM unnest(%s::uuid[]) AS c(id) CROSS JOIN LATERAL "
+            "(SELECT originator_id, originator_version, event_hash FROM {0} "
+            "WHERE originator_id = c.id ORDER BY originator_version DESC LIMIT 1) h"
+        ).format(table)
+        self._group = GroupCommit(self._write_saves)
 
     def _insert_events_with(
         self, stored_events: Sequence[StoredEvent], companion: Companion | None
     ) -> list[int]:
+        return self._group.save(stored_events, companion)
+
+    def _write_saves(self, saves: list[Save]) -> None:
         failure: Exception | None = None
-        positions: list[int] = []
-        # Pipelined: the lock, the wake-up and both hash look-ups travel in one round trip, the
-        # insert and its companion in a second, the commit in a third.
+        # Pipelined: the lock, the wake-up and both look-ups of heads travel in one round
+        # trip, the insert and the companions in a second, the commit in a third.
         with self.datastore.get_connection() as conn:
             with conn.pipeline():
                 try:
                     with conn.transaction():
-                        positions = self._insert_pipelined(conn, stored_events, companion)
+                        self._insert_saves(conn, saves)
                 except Exception as error:  # re-raised outside the pipeline, as the library does
                     failure = error
             if failure is not None:
                 raise failure  # inside get_connection, which maps it (IntegrityError and so on)
-        return positions
 
-    def _insert_pipelined(
-        self, conn: Any, stored_events: Sequence[StoredEvent], companion: Companion | None
-    ) -> list[int]:
+    def _insert_saves(self, conn: Any, saves: list[Save]) -> None:
         with conn.cursor() as cursor:
             self._lock_table(cursor)
             self._notify_channel(cursor)
         last_log = conn.cursor()
-        last_log.execute(
-            SQL("SELECT log_hash FROM {0} ORDER BY notification_id DESC LIMIT 1").format(
-                self._table
-            )
-        )
-        previous_cursor = self._select_previous(conn, _firsts(stored_events))
+        last_log.execute(self._select_last_log)
+        heads_cursor = conn.cursor()
+        ids = complaint_ids([stored for save in saves for stored in save.events])
+        heads_cursor.execute(self._select_heads, (ids,))
         row = last_log.fetchone()
-        previous = {
-            (r["originator_id"], r["originator_version"]): bytes(r["event_hash"] or b"")
-            for r in (previous_cursor.fetchall() if previous_cursor else [])
+        heads = {
+            r["originator_id"]: (int(r["originator_version"]), bytes(r["event_hash"] or b""))
+            for r in heads_cursor.fetchall()
         }
-        hashes = _chain(stored_events, previous, (row and row["log_hash"]) or LOG_GENESIS)
+        written, hashes = _accept(saves, heads, (row and row["log_hash"]) or LOG_GENESIS)
+        if not written:
+            return
+        stored_events = [stored for save in written for stored in save.events]
         insert = conn.cursor()
         insert.execute(
             self._insert,
@@ -197,23 +200,12 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
             ),
         )
         positions = [int(r["notification_id"]) for r in insert.fetchall()]
-        for each in self._companions(companion):
+        for each in self.companions:
             each.write(conn.cursor(), "postgres", stored_events, positions)
-        return positions
-
-    def _select_previous(self, conn: Any, wanted: list[tuple[UUID, int]]) -> Any:
-        if not wanted:
-            return None
-        cursor = conn.cursor()
-        cursor.execute(
-            SQL(
-                "SELECT originator_id, originator_version, event_hash FROM {0} "
-                "WHERE (originator_id, originator_version) IN "
-                "(SELECT * FROM unnest(%s::uuid[], %s::bigint[]))"
-            ).format(self._table),
-            ([w[0] for w in wanted], [w[1] for w in wanted]),
-        )
-        return cursor
+        for save in written:
+            save.positions, positions = positions[: len(save.events)], positions[len(save.events) :]
+            if save.companion is not None:
+                save.companion.write(conn.cursor(), "postgres", save.events, save.positions)
 
     def select_links(self, complaint_id: UUID) -> list[StoredLink]:
         with self.datastore.transaction(commit=False) as cursor:
@@ -271,19 +263,19 @@ class ChainedSQLiteRecorder(_Chained, SQLiteApplicationRecorder):
         self, cursor: Any, stored_events: Sequence[StoredEvent], companion: Companion | None
     ) -> list[int]:
         table = self.events_table_name
-        previous: dict[tuple[UUID, int], bytes] = {}
-        for complaint_id, version in _firsts(stored_events):
+        heads: dict[UUID, Head] = {}
+        for complaint_id in complaint_ids(stored_events):
             cursor.execute(
-                f"SELECT event_hash FROM {table} "
-                "WHERE originator_id = ? AND originator_version = ?",
-                (complaint_id.hex, version),
+                f"SELECT originator_version, event_hash FROM {table} "
+                "WHERE originator_id = ? ORDER BY originator_version DESC LIMIT 1",
+                (complaint_id.hex,),
             )
             row = cursor.fetchone()
             if row is not None:
-                previous[(complaint_id, version)] = bytes(row[0] or b"")
+                heads[complaint_id] = (int(row[0]), bytes(row[1] or b""))
         cursor.execute(f"SELECT log_hash FROM {table} ORDER BY rowid DESC LIMIT 1")
         row = cursor.fetchone()
-        hashes = _chain(stored_events, previous, (row and row[0]) or LOG_GENESIS)
+        hashes, _, _ = chain(stored_events, heads, (row and row[0]) or LOG_GENESIS)
         positions = []
         for stored, (this, chained) in zip(stored_events, hashes, strict=True):
             try:

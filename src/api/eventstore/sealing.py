@@ -195,9 +195,11 @@ class KeyRing:
         self, cursor: Any, dialect: str, events: Sequence[StoredEvent], positions: list[int]
     ) -> None:
         owners = list(dict.fromkeys(str(e.originator_id) for e in events))
+        # Read, not taken: should this transaction fail, the recorder may write them again
+        # in another; `settle` lets them go once the events are written or refused for good.
         with self._lock:
-            keys = {o: self._pending_keys.pop(o) for o in owners if o in self._pending_keys}
-            index = {o: self._pending_index.pop(o) for o in owners if o in self._pending_index}
+            keys = {o: self._pending_keys[o] for o in owners if o in self._pending_keys}
+            index = {o: self._pending_index[o] for o in owners if o in self._pending_index}
         rows = [
             (owner, part, self.master.wrap(owner, part, key), self.master.id)
             for owner, parts in keys.items()
@@ -227,6 +229,14 @@ class KeyRing:
             if event.topic == ERASURE_TOPIC:
                 parts = orjson.loads(event.state)["parts"]
                 self._destroy(cursor, dialect, str(event.originator_id), parts)
+
+    def settle(self, events: Sequence[StoredEvent]) -> None:
+        """Lets go of what was held for `events`, now written or refused for good."""
+        owners = {str(e.originator_id) for e in events}
+        with self._lock:
+            for owner in owners:
+                self._pending_keys.pop(owner, None)
+                self._pending_index.pop(owner, None)
 
     def _destroy(self, cursor: Any, dialect: str, owner: str, parts: list[str]) -> None:
         if dialect == "sqlite":
