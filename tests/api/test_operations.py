@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from api.http.observability import COMMAND_ROUTES
 from api.settings import Settings
 from tests.ops_support import connections_refused
 from tests.support import (
@@ -174,6 +175,31 @@ def test_metrics_count_requests_commands_events_and_projections(client: TestClie
         lag = after[("complaints_projection_lag", (("projection", projection),))]
         assert position + lag == head
     assert after[("complaints_projection_lag", (("projection", "case_list"),))] == 0
+
+
+def test_every_command_route_is_counted_by_its_command(client: TestClient) -> None:
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    commands = {
+        path
+        for path, operations in paths.items()
+        if "post" in operations
+        and path.startswith("/complaints")
+        and path not in ("/complaints/search",)
+    }
+    assert commands - set(COMMAND_ROUTES) == set()
+    assert len({command for command, _ in COMMAND_ROUTES.values()}) == len(COMMAND_ROUTES)
+
+    complaint = complaint_in(client, "in_contact")[-1]
+    before = scrape(client)[1]
+    allegation = {"category": "delivery_of_duties_and_service", "description": "Kept waiting."}
+    added = client.post(
+        f"/complaints/{complaint['complaint_id']}/allegations", json=allegation, headers=CASEWORKER
+    )
+    assert added.status_code == 200, added.text
+    after = scrape(client)[1]
+    counted = delta(before, after, "complaints_commands_total", command="add_allegation")
+    assert counted == 1
+    assert delta(before, after, "complaints_events_written_total", type="AllegationAdded") == 1
 
 
 def test_operations_endpoints_hold_no_personal_data(client: TestClient) -> None:

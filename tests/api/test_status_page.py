@@ -17,7 +17,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.http.routes.status import NEXT_STEPS, normal_code
+from api.settings import Settings
 from domain.complaint import Complaint
 from domain.rules import local_date
 from domain.values import Actor, LodgeComplaint, Status
@@ -27,6 +29,7 @@ from tests.support import (
     CASEWORKER,
     CONTACT,
     INTAKE,
+    JWT_SECRET,
     RECORDS_MANAGER,
     REDIRECT_IOPC,
     RESOLVE,
@@ -169,7 +172,8 @@ def test_the_status_follows_the_statutory_process(client: TestClient, clock: Mov
         assert shown["status"] == status
         assert shown["last_activity_on"] == local_date(clock.now).isoformat()
         seen[status] = shown["next_step"]
-    assert seen == {status: NEXT_STEPS[Status(status)] for status in seen}
+    assert seen == {status: NEXT_STEPS[Status(status)].format(every_days=28) for status in seen}
+    assert "at least every 28 days" in seen["recorded"]  # the default interval of updates
 
     # And a notified outcome with no review shows as finalised once its deadline passes
     other = lodge(client)
@@ -409,3 +413,23 @@ def test_the_openapi_document_describes_the_page_and_the_code(client: TestClient
     for name, other in document["components"]["schemas"].items():
         if name != ref.rpartition("/")[2]:
             assert "access_code" not in other.get("properties", {}), name
+
+
+def test_the_recorded_sentence_names_the_forces_interval_of_updates(
+    settings: Settings, clock: MovableClock
+) -> None:
+    fortnightly = settings.model_copy(update={"update_every_days": 14})
+    app = create_app(fortnightly, jwt_secret=JWT_SECRET, clock=clock)
+    with TestClient(app) as client:
+        lodged = lodge(client)
+        allegation = {"category": "other", "description": "Was rude.", "flags": []}
+        for path, body, headers in (
+            ("assign", ASSIGN_CASEWORKER, SUPERVISOR),
+            ("contacts", CONTACT, CASEWORKER),
+            ("allegations", allegation, CASEWORKER),
+            ("handling", {"mode": "schedule_3", "reason": "Asked."}, CASEWORKER),
+        ):
+            command(client, lodged["complaint_id"], path, body, headers)
+        shown = status_page(client, lodged["reference"], lodged["access_code"]).json()
+    assert shown["status"] == "recorded"
+    assert "at least every 14 days" in shown["next_step"]

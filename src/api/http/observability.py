@@ -52,6 +52,24 @@ COMMAND_ROUTES = {
     "/complaints/{complaint_id}/assign": ("assign", "InvestigatorAssigned"),
     "/complaints/{complaint_id}/contacts": ("record_contact", "ComplainantContacted"),
     "/complaints/{complaint_id}/resolve": ("resolve", "ComplaintResolved"),
+    # Records management.
+    "/complaints/{complaint_id}/retention-reviews": ("review_retention", "RetentionReviewed"),
+    "/complaints/{complaint_id}/erase": ("erase", "PersonalDataErased"),
+    "/complaints/{complaint_id}/restrict": ("restrict", "ProcessingRestricted"),
+    "/complaints/{complaint_id}/lift-restriction": ("lift_restriction", "RestrictionLifted"),
+    # The statutory process (Schedule 3).
+    "/complaints/{complaint_id}/allegations": ("add_allegation", "AllegationAdded"),
+    "/complaints/{complaint_id}/handling": ("decide_handling", "HandlingDecided"),
+    "/complaints/{complaint_id}/iopc-referral": ("refer_to_iopc", "ReferredToIopc"),
+    "/complaints/{complaint_id}/iopc-determination": (
+        "record_iopc_determination",
+        "IopcDetermined",
+    ),
+    "/complaints/{complaint_id}/updates": ("send_progress_update", "ProgressUpdateSent"),
+    "/complaints/{complaint_id}/outcome": ("notify_outcome", "OutcomeNotified"),
+    "/complaints/{complaint_id}/review": ("request_review", "ReviewRequested"),
+    "/complaints/{complaint_id}/review-decision": ("decide_review", "ReviewDecided"),
+    "/complaints/{complaint_id}/withdraw": ("withdraw", "ComplaintWithdrawn"),
 }
 
 

@@ -38,7 +38,8 @@ router = APIRouter(tags=["status page"])
 MAX_TYPED = 64
 _SEPARATORS = re.compile(r"[\s-]+")  # spaces and dashes, anywhere
 
-# One sentence per status, for the complainant: nothing of the case beyond its status.
+# One sentence per status, for the complainant: nothing of the case beyond its status. The
+# interval of updates is the force's setting; the review window is the law's.
 NEXT_STEPS: dict[Status, str] = {
     Status.LODGED: "We have received your complaint and are allocating it to an investigating "
     "officer.",
@@ -51,7 +52,7 @@ NEXT_STEPS: dict[Status, str] = {
     Status.REDIRECTED: "Your complaint is not ours to handle and has been passed to the "
     "organisation responsible for it, which will contact you.",
     Status.RECORDED: "Your complaint is recorded and being investigated. We will update you on "
-    "its progress at least every 28 days.",
+    "its progress at least every {every_days} days.",
     Status.OUTCOME_NOTIFIED: "We have written to you with the outcome of your complaint. If you "
     "are not satisfied, you may ask for a review within 28 days of our letter.",
     Status.UNDER_REVIEW: "Your request for a review has been received and is being considered "
@@ -176,7 +177,7 @@ def _status_of(
         status=status,
         received_on=local_date(complaint.received_at),
         last_activity_on=local_date(last),
-        next_step=NEXT_STEPS[status],
+        next_step=NEXT_STEPS[status].format(every_days=complaints.update_every_days),
     )
 
 
