@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
@@ -231,7 +231,7 @@ class Complaints(Application[UUID]):
         status is judged now, or for a past version, just before the next event."""
         if version is None:
             try:
-                complaint: Complaint = self.repository.get(complaint_id)
+                complaint: Complaint = self.repository.get(complaint_id, projector_func=replay)
             except AggregateNotFoundError:
                 raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.") from None
             complaint.judged_at = self.clock()
@@ -259,7 +259,7 @@ class Complaints(Application[UUID]):
             raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.")
         if not 1 <= version <= len(events):
             raise ComplaintNotFoundError(f"Complaint {complaint_id} has no event {version}.")
-        complaint = cast(Complaint, project_aggregate(None, events[:version]))
+        complaint = cast(Complaint, replay(None, events[:version]))
         for event in events[version:]:
             if isinstance(event, PersonalDataErased):
                 event.apply(complaint)
@@ -313,6 +313,15 @@ class Complaints(Application[UUID]):
                 "Another change to this complaint was recorded first: reload it and retry."
             ) from None
         return Recorded(complaint=complaint, position=recordings[-1].notification.id)
+
+
+def replay(complaint: Any, events: Iterable[Any]) -> Any:
+    """The complaint its events make, applied in turn. The library's own projector asserts a
+    runtime Protocol of every event, which cost an eighth of a command's time; these are our
+    own events, whose `mutate` is known."""
+    for event in events:
+        complaint = event.mutate(complaint)
+    return complaint
 
 
 def _history_entry(event: Complaint.Event, erased: set[Any]) -> HistoryEntry:

@@ -16,6 +16,7 @@ from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from domain.complaint import Complaint
 from domain.json_mapper import JsonMapper
 from domain.service import _UnusedTranscoder
+from domain.service import replay as service_replay
 from domain.values import Status
 from tests.unit.domain.builders import (
     INTAKE,
@@ -157,7 +158,7 @@ def test_each_event_round_trips_to_an_equal_event_and_the_same_bytes() -> None:
     assert back_lodged.received_at.utcoffset() == timedelta(0)
 
 
-@pytest.mark.parametrize("replay", ["project_aggregate", "reduce"])
+@pytest.mark.parametrize("replay", ["project_aggregate", "reduce", "service"])
 def test_replaying_stored_events_rebuilds_the_same_complaint(replay: str) -> None:
     # Given a worked complaint and its events as stored
     complaint, events = worked_complaint()
@@ -168,6 +169,8 @@ def test_replaying_stored_events_rebuilds_the_same_complaint(replay: str) -> Non
     rebuilt: Any
     if replay == "project_aggregate":
         rebuilt = project_aggregate(None, restored)
+    elif replay == "service":  # what the application replays with
+        rebuilt = service_replay(None, restored)
     else:
         rebuilt = reduce(lambda aggregate, event: event.mutate(aggregate), restored, None)
 
