@@ -6,8 +6,10 @@ before it, and taken at the real now, so the aggregate checks those dates as the
 Whole histories are then saved in batches, one transaction per batch. The mix follows a real
 force's caseload: about 50 complaints a working day, mostly about officers, first contact in
 about five working days, resolution in about eleven, a few late incidents, redirects and
-reassignments; the most recent complaints are still open. The same seed and end date give the
-same complaints.
+reassignments; the most recent complaints are still open. About a third are recorded under
+Schedule 3 after the first contact and taken through part B (`seed_statutory`); some of the
+rest are decided outside Schedule 3 before they are resolved. The same seed and end date give
+the same complaints.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from typing import Any
 
+from api.cli import seed_statutory as statutory
 from domain.complaint import Complaint
 from domain.rules import EARLIEST_RECEIPT, local_date
 from domain.service import Complaints
+from domain.statutory_values import DecideHandling
 from domain.values import (
     Actor,
     AssignInvestigator,
@@ -161,12 +165,38 @@ def _progress(complaint: Complaint, rng: random.Random, received: date, now: dat
     officer = Actor(id=investigator, name=f"DS {investigator}")
     if (at := when(contact_day)) is None:
         return
+    recorded, asked = statutory.wants_recording(rng)
     method = rng.choice(["phone", "phone", "email", "letter", "in_person", "video"])
     contact = {"method": method, "summary": "Spoke to the complainant.", "occurred_at": at}
     complaint.record_contact(
-        RecordContact.model_validate(contact), actor=officer, supervisor=False, now=now
+        RecordContact.model_validate(contact | {"wants_recording": asked}),
+        actor=officer,
+        supervisor=False,
+        now=now,
     )
+    case = statutory.Case(complaint, rng, when, officer, SUPERVISOR, THEMES, now)
+    if recorded:
+        statutory.record_under_schedule_3(case, contact_day, asked)
+    else:
+        _resolve_outside(case, contact_day)
+
+
+def _resolve_outside(case: statutory.Case, contact_day: int) -> None:
+    """Outside Schedule 3 (some by an explicit decision): resolved with the complainant, or
+    now and then withdrawn."""
+    rng, when = case.rng, case.when
+    if rng.random() < statutory.DECIDED_OUTSIDE:
+        if (at := when(contact_day + rng.choice([0, 1, 2]))) is None:
+            return
+        reason = "Resolved with the complainant, outside Schedule 3."
+        command = DecideHandling.model_validate(
+            {"mode": "outside_schedule_3", "reason": reason, "occurred_at": at}
+        )
+        case.take(command)
     if (at := when(contact_day + rng.choice([2, 4, 5, 6, 8, 10, 14, 20]))) is None:
+        return
+    if rng.random() < 0.01:
+        statutory.withdraw(case, at)
         return
     learning = [{"theme": t, "note": "Noted."} for t in rng.sample(THEMES, rng.choice([0, 1, 2]))]
     outcome = _pick(rng, OUTCOMES)
@@ -174,7 +204,7 @@ def _progress(complaint: Complaint, rng: random.Random, received: date, now: dat
         {"outcome": outcome, "summary": "Resolved with the complainant.", "learning": learning}
         | {"occurred_at": at}
     )
-    complaint.resolve(resolution, actor=officer, supervisor=False, now=now)
+    case.complaint.resolve(resolution, actor=case.officer, supervisor=False, now=case.now)
 
 
 def _assign(
