@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -32,7 +33,7 @@ SUPERVISOR = Actor(id="sup-bench", name="DI Bench")
 def _complaints(url: str, recorder: str | None) -> Complaints:
     """Both without encryption, so that the difference is the chains alone (P8 measures the
     encryption; the library's recorder has no key table to write to)."""
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url)
     env = dict(settings.eventsourcing_env)
     if recorder is not None:
         env["APPLICATION_RECORDER_TOPIC"] = recorder
@@ -73,12 +74,11 @@ def measure(
         try:
             ids = _assigned(complaints, count, lodging)
             results[f"command_{name}_ms"] = _median_ms(
-                lambda i, c=complaints: c.act(i, contact, actor=SUPERVISOR, supervisor=True),
-                ids,
+                partial(complaints.act, command=contact, actor=SUPERVISOR, supervisor=True), ids
             )
         finally:
             complaints.close()
-    settings = Settings(_env_file=None, database_url=chained_url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=chained_url)
     complaints, store = _complaints(chained_url, None), build_store(settings)
     log = AccessLog(store)
     reader = Principal(id="aud-bench", name="Auditor", roles=frozenset({Role.AUDITOR}))

@@ -10,8 +10,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,12 @@ import psycopg
 from api.eventstore.keys import new_master_key_text
 from bench.load import (
     LoadResult,
+    LoggedProcess,
     PeakRss,
     free_port,
+    request_load,
     rss_kib,
-    run_python_load,
-    run_wrk,
     wait_for,
-    wrk_available,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,14 +160,16 @@ class Server:
     def __init__(self, url: str, secret: str) -> None:
         self.port = free_port()
         env = environment(url, secret)
-        self.api = subprocess.Popen(
-            [COMPLAINTS, "serve", "--workers", "2", "--port", str(self.port)],
-            env=env,
-            stderr=subprocess.DEVNULL,
+        self.api = LoggedProcess(
+            [COMPLAINTS, "serve", "--workers", "2", "--port", str(self.port)], env
         )
-        self.worker = subprocess.Popen([COMPLAINTS, "project"], env=env, stderr=subprocess.DEVNULL)
+        self.worker = LoggedProcess([COMPLAINTS, "project"], env)
         self.base = f"http://127.0.0.1:{self.port}"
-        wait_for(self.base + "/health/live")
+        try:
+            wait_for(self.base + "/health/live")
+        except RuntimeError as error:
+            self.close()
+            raise RuntimeError(f"{error}; its log ends:\n{self.api.log_tail()}") from None
         time.sleep(1.0)  # both workers up
 
     def rss_kib(self) -> int:
@@ -178,10 +179,7 @@ class Server:
         for process in (self.api, self.worker):
             process.terminate()
         for process in (self.api, self.worker):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.wait()
 
 
 def load(
@@ -194,25 +192,18 @@ def load(
     body: dict[str, Any] | None = None,
     paths: list[str] | None = None,
 ) -> LoadResult:
-    """One load run; `paths` spreads requests over several URLs."""
+    """One load run at 32 connections; `paths`: one chosen at random per request (per thread).
+
+    A 5xx is a defect, not a figure: the API's log from then on is kept with the result.
+    """
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     content = json.dumps(body).encode() if body is not None else None
-    if wrk_available():
-        lua = [f'wrk.method = "{method}"']
-        lua += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-        if content is not None:
-            lua.append(f"wrk.body = {json.dumps(content.decode())}")
-        if paths:
-            lua.append("local paths = {" + ",".join(json.dumps(p) for p in paths) + "}")
-            lua.append(
-                "request = function() return wrk.format(nil, paths[math.random(#paths)]) end"
-            )
-        return run_wrk(server.base + path, seconds=seconds, script="\n".join(lua) + "\n")
-    return run_python_load(
-        server.base,
-        lambda n: (method, (paths[n % len(paths)] if paths else path), headers, content),
-        seconds=seconds,
+    result = request_load(
+        server.base, path, seconds, method=method, headers=headers, body=content, paths=paths
     )
+    if any(code.startswith("5") for code in result.statuses):
+        result.extra["server_log"] = server.api.log_tail()
+    return result
 
 
 def freshness(
@@ -233,13 +224,22 @@ def freshness(
                 time.sleep(0.002)
 
     acknowledged: list[tuple[float, int]] = []
+    statuses: Counter[str] = Counter()
+    counting = threading.Lock()
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base, timeout=10) as client, ThreadPoolExecutor(32) as pool:
 
         def lodge() -> None:
-            response = client.post("/complaints", json=LODGING, headers=headers)
+            try:
+                response = client.post("/complaints", json=LODGING, headers=headers)
+            except httpx.HTTPError as error:
+                with counting:
+                    statuses[f"error:{type(error).__name__}"] += 1
+                return
+            with counting:
+                statuses[str(response.status_code)] += 1
             if response.status_code == 201:
                 acknowledged.append((time.monotonic(), int(response.json()["position"])))
 
@@ -250,18 +250,24 @@ def freshness(
     time.sleep(1.0)
     stop.set()
     watcher.join()
+    delays = _delays(acknowledged, seen)
+    return {
+        "acknowledged": len(acknowledged),
+        "statuses": dict(sorted(statuses.items())),
+        "measured": len(delays),
+        "p50_ms": delays[len(delays) // 2] if delays else None,
+        "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else None,
+    }
+
+
+def _delays(acknowledged: list[tuple[float, int]], seen: list[tuple[float, int]]) -> list[float]:
+    """For each acknowledged position, ms until the read models were first seen past it."""
     delays = []
     for at, position in acknowledged:
         reached = next((t for t, p in seen if p >= position and t >= at - 0.5), None)
         if reached is not None:
             delays.append(max(0.0, reached - at) * 1000)
-    delays.sort()
-    return {
-        "acknowledged": len(acknowledged),
-        "measured": len(delays),
-        "p50_ms": delays[len(delays) // 2] if delays else None,
-        "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else None,
-    }
+    return sorted(delays)
 
 
 def long_complaint(server: Server, supervisor: str) -> str:
@@ -284,6 +290,25 @@ def long_complaint(server: Server, supervisor: str) -> str:
     return str(complaint_id)
 
 
+def assigned_complaints(server: Server, url: str, supervisor: str, count: int = 2000) -> list[str]:
+    """P1's targets: `count` assigned complaints, the seed's first, lodged and assigned to fill."""
+    found = open_complaints(url, count)
+    headers = {"Authorization": f"Bearer {supervisor}"}
+    assign = {"investigator_id": "inv-bench", "investigator_name": "DS Bench"}
+
+    def one_more(client: httpx.Client) -> str:
+        lodged = client.post("/complaints", json=LODGING, headers=headers)
+        lodged.raise_for_status()
+        complaint_id = str(lodged.json()["complaint_id"])
+        path = f"/complaints/{complaint_id}/assign"
+        client.post(path, json=assign, headers=headers).raise_for_status()
+        return complaint_id
+
+    with httpx.Client(base_url=server.base, timeout=30) as client, ThreadPoolExecutor(8) as pool:
+        added = list(pool.map(lambda _: one_more(client), range(count - len(found))))
+    return found + added
+
+
 def open_complaints(url: str, limit: int = 2000) -> list[str]:
     with psycopg.connect(url) as connection:
         rows = connection.execute(
@@ -292,7 +317,3 @@ def open_complaints(url: str, limit: int = 2000) -> list[str]:
             (limit,),
         ).fetchall()
     return [row[0] for row in rows]
-
-
-def as_dict(result: LoadResult) -> dict[str, Any]:
-    return {**asdict(result), "per_s": result.per_second}
