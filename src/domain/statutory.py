@@ -107,10 +107,8 @@ class StatutoryProcess:
         status = self.status_at(now)
         if not (isinstance(command, RequestReview) and self.status is Status.OUTCOME_NOTIFIED):
             check_open(status)
-        common = {
-            "actor": actor.model_dump(),
-            "occurred_at": self._occurred(command.occurred_at, now),
-        }
+        occurred_at = self._occurred(command.occurred_at, now)
+        common: dict[str, Any] = {"actor": actor.model_dump(), "occurred_at": occurred_at}
         match command:
             case AddAllegation():
                 self._add_allegation(command, common)
@@ -159,7 +157,7 @@ class StatutoryProcess:
                     recommendations=list(command.recommendations),
                 )
             case WithdrawComplaint():
-                rules.check_withdrawal(command, self.received_at, now)
+                rules.check_withdrawal(command, self.received_at, occurred_at)
                 self.trigger_event(
                     ComplaintWithdrawn,
                     **common,
@@ -221,14 +219,15 @@ class StatutoryProcess:
         now: datetime,
         common: dict[str, Any],
     ) -> None:
-        received_at = command.received_at or now
+        # Received when it was recorded as happening, unless said otherwise, and not later.
+        received_at = command.received_at or common["occurred_at"]
         rules.check_review_request(
             self.status,
             status,
             self.review["deadline"] if self.review else None,
             received_at,
             self.outcome["notified_at"] if self.outcome else None,
-            now,
+            common["occurred_at"],
             command.late_reason,
             supervisor,
         )

@@ -283,21 +283,23 @@ def check_review_request(
     deadline: date | None,
     received_at: datetime,
     notified_at: datetime | None,
-    now: datetime,
+    occurred_at: datetime,
     late_reason: str | None,
     supervisor: bool,
 ) -> None:
-    """Rule 18."""
+    """Rule 18. `occurred_at` is the request's step, never after now: the request was
+    received by then."""
     # A notified outcome, finalised or not by the passing of its deadline (not by a review).
     if stored is not Status.OUTCOME_NOTIFIED or deadline is None:
         raise OutcomeStateError(
             f"The complaint is {status.value}: a review is requested of a notified outcome."
         )
     assert notified_at is not None
-    if received_at > now or received_at < notified_at:
+    if received_at > occurred_at or received_at < notified_at:
         raise StatutoryDateError(
-            "A review request is received after the outcome's notification and not in the future.",
-            fields=(FieldProblem("received_at", "must lie between the notification and now"),),
+            "A review request is received after the outcome's notification, and by the time "
+            "it is recorded (occurred_at, or now).",
+            fields=(FieldProblem("received_at", "must lie between the notification and the step"),),
         )
     if late_reason is not None and not supervisor:
         raise SupervisorRequiredError(
@@ -317,8 +319,10 @@ def check_review_decision(status: Status) -> None:
         )
 
 
-def check_withdrawal(command: WithdrawComplaint, received_at: datetime, now: datetime) -> None:
-    """Rule 19."""
+def check_withdrawal(
+    command: WithdrawComplaint, received_at: datetime, occurred_at: datetime
+) -> None:
+    """Rule 19. `occurred_at` is the withdrawal's step, never after now: it is signed by then."""
     problems = []
     if command.signed_by is None:
         problems.append(FieldProblem("signed_by", "the complainant, solicitor or agent signs"))
@@ -330,8 +334,9 @@ def check_withdrawal(command: WithdrawComplaint, received_at: datetime, now: dat
             fields=tuple(problems),
         )
     assert command.signed_on is not None
-    if command.signed_on > local_date(now) or command.signed_on < local_date(received_at):
+    if command.signed_on > local_date(occurred_at) or command.signed_on < local_date(received_at):
         raise StatutoryDateError(
-            "A withdrawal cannot be signed before the complaint was received or in the future.",
-            fields=(FieldProblem("signed_on", "must lie between receipt and today"),),
+            "A withdrawal is signed after the complaint was received and by the day it is "
+            "withdrawn (occurred_at, or today).",
+            fields=(FieldProblem("signed_on", "must lie between receipt and the withdrawal"),),
         )

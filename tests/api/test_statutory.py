@@ -408,3 +408,31 @@ def test_occurred_at_is_never_before_receipt_nor_in_the_future(
                 CASEWORKER,
             )
             assert_problem(refused, 409, "occurred-at-invalid")
+
+
+def test_a_backdated_step_dates_its_signature_and_its_receipt(
+    client: TestClient, clock: MovableClock
+) -> None:
+    # Given complaints worked a while ago and recorded only now
+    withdrawn_id = _prepare(client, "in_contact")
+    notified_id = _notified(client)
+    received = client.get(f"/complaints/{notified_id}", headers=CASEWORKER).json()
+    notified_at = datetime.fromisoformat(received["outcome"]["notified_at"])
+    clock.now = notified_at + timedelta(days=40)
+    step = (notified_at + timedelta(days=2)).isoformat()
+    # A withdrawal signed after the day it is dated is refused; signed by then, accepted
+    signed_later = {**WITHDRAWAL, "occurred_at": step, "signed_on": local_date(clock()).isoformat()}
+    with nothing_recorded(client, withdrawn_id):
+        refused = _post(client, withdrawn_id, "withdraw", signed_later, CASEWORKER)
+        assert_problem(refused, 422, "date-invalid")
+    signed = {**signed_later, "signed_on": local_date(notified_at).isoformat()}
+    assert command(client, withdrawn_id, "withdraw", signed, CASEWORKER)["status"] == "withdrawn"
+    # A review received after the step that records it is refused
+    with nothing_recorded(client, notified_id):
+        after = {**REVIEW, "occurred_at": step, "received_at": clock().isoformat()}
+        assert_problem(_post(client, notified_id, "review", after, CASEWORKER), 422, "date-invalid")
+    # And a review recorded as of two days after the notification was received then: in time,
+    # though today is past the deadline
+    review = command(client, notified_id, "review", {**REVIEW, "occurred_at": step}, CASEWORKER)
+    assert review["status"] == "under_review"
+    assert datetime.fromisoformat(review["review"]["received_at"]) == datetime.fromisoformat(step)
