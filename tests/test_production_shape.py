@@ -19,6 +19,7 @@ from compose_spec import PyCompose
 from typer.testing import CliRunner
 
 from api.cli.commands import cli
+from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -60,8 +61,27 @@ def test_projector_runs_external_projections() -> None:
     assert SERVICES["api"]["environment"]["COMPLAINTS_PROJECTIONS"] == "external"
 
 
+def test_postgres_has_room_for_every_pool_at_its_largest() -> None:
+    command = SERVICES["db"]["command"]
+    assert command[0] == "postgres"
+    settings = dict(word.split("=", 1) for word in command[2::2])
+    assert command[1::2] == ["-c"] * len(settings)
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    per_process = (
+        defaults.postgres_pool_size + defaults.postgres_max_overflow + defaults.read_pool_size
+    )
+    workers = int(SERVICES["api"]["command"][SERVICES["api"]["command"].index("--workers") + 1])
+    processes = SERVICES["api"]["deploy"]["replicas"] * workers + 1  # and the projector
+    listening = 1  # the projector's connection that listens for new events
+    assert processes * per_process + listening <= int(settings["max_connections"])
+
+
 def _commands() -> list[list[str]]:
-    commands = [service["command"] for service in SERVICES.values() if "command" in service]
+    commands = [
+        service["command"]
+        for service in SERVICES.values()
+        if "command" in service and service.get("image", "").startswith("complaints-casework")
+    ]
     dockerfile = (ROOT / "Dockerfile").read_text()
     cmd = re.search(r"^CMD (\[.*\])$", dockerfile, re.MULTILINE)
     assert cmd is not None
