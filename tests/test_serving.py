@@ -49,6 +49,25 @@ def test_connections_accepted_on_the_workers_socket_have_nodelay() -> None:
     assert nodelay_of_an_accepted_connection(workers_socket()) != 0
 
 
+def test_the_server_parses_http_and_runs_its_loop_in_c() -> None:
+    options = serving.server_options("127.0.0.1", 0, 2)
+    assert (options["http"], options["loop"]) == ("httptools", "uvloop")
+    config = uvicorn.Config(lambda: None, **{**options, "factory": False})
+    assert config.http == "httptools"
+    assert config.loop == "uvloop"
+    importlib.import_module("httptools")  # installed, so the start does not fail
+
+
+def test_uvloops_accepted_connections_have_nodelay_too() -> None:
+    uvloop = importlib.import_module("uvloop")
+    policy = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        assert nodelay_of_an_accepted_connection(workers_socket()) != 0
+    finally:
+        asyncio.set_event_loop_policy(policy)
+
+
 def test_a_socket_bound_with_protocol_0_would_not() -> None:
     # The control: uvicorn's binding before 0.55, so the test above can fail.
     bare = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
