@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-long lint typecheck pytest bench bench-quick clean
+.PHONY: run test test-long lint typecheck pytest bench bench-quick profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test-long: $(STAMP)  ## the contract fuzzers at length: FUZZ_EXAMPLES per operat
 bench: $(STAMP)  ## the whole benchmark suite on the local PostgreSQL (about 15 minutes)
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "no wrk: using the Python load generator"
 	$(BIN)/python bench/run.py --mode full
+
+profile: $(STAMP)  ## where a command's time goes: py-spy on one API worker under P1's load
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "no wrk: using the Python load generator"
+	$(BIN)/python bench/profile.py
 
 bench-quick: $(STAMP)  ## a smaller run (about 3 minutes)
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "no wrk: using the Python load generator"
