@@ -51,10 +51,12 @@ def test_connections_accepted_on_the_workers_socket_have_nodelay() -> None:
 
 def test_the_server_parses_http_and_runs_its_loop_in_c() -> None:
     options = serving.server_options("127.0.0.1", 0, 2)
-    assert (options["http"], options["loop"]) == ("httptools", "uvloop")
-    config = uvicorn.Config(lambda: None, **{**options, "factory": False})
-    assert config.http == "httptools"
-    assert config.loop == "uvloop"
+    assert (options["http"], options["loop"]) == (
+        "api.cli.bounded_http:BoundedHttpToolsProtocol",
+        "uvloop",
+    )
+    protocol = importlib.import_module("api.cli.bounded_http").BoundedHttpToolsProtocol
+    assert protocol.__mro__[1].__name__ == "HttpToolsProtocol"
     importlib.import_module("httptools")  # installed, so the start does not fail
 
 

@@ -206,6 +206,40 @@ def test_long_request_heads_arriving_at_once_are_refused_too(
     assert status in (400, 413, 414, 422, 431), status
 
 
+def _raw_answer(server: Served, request: bytes) -> bytes:
+    """All the server answers to one raw request, sent in one write."""
+    with socket.create_connection((server.host, server.port), timeout=15) as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * MB)
+        sender = threading.Thread(target=lambda: connection.sendall(request), daemon=True)
+        sender.start()
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := connection.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and answer.count(b"}") >= 1:
+                    break
+        sender.join(timeout=15)
+    return answer
+
+
+def test_a_head_past_the_servers_outer_bound_is_431_problem_details(server: Served) -> None:
+    # A token is the authenticator's to refuse (401) up to a point; beyond the server's bound on
+    # a whole head (httptools has none of its own) it is refused before the head is complete.
+    answer = _raw_answer(server, _head("/complaints", {"Authorization": "Bearer " + "a" * MB}))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 "), head[:200]
+    assert PROBLEM_MEDIA_TYPE.encode() in head
+    assert json.loads(body)["type"].endswith("/headers-too-large")
+
+
+def test_a_large_body_arriving_with_its_head_is_not_taken_for_a_long_head(server: Served) -> None:
+    body = json.dumps(lodging(description="x" * 600_000)).encode()  # within the 1 MiB limit
+    head = _head("/complaints", INTAKE | JSON | {"Content-Length": str(len(body))})
+    answer = _raw_answer(server, head.replace(b"GET ", b"POST ", 1) + body)
+    status = int(answer.split(b" ", 2)[1])
+    assert status == 422, answer[-400:]  # the description's own limit, not the head's
+
+
 def test_the_request_head_control_reads_a_normal_answer(server: Served) -> None:
     assert _raw_status(server, _head("/complaints?limit=1", CASEWORKER)) == 200
 

@@ -8,7 +8,8 @@ binds it as TCP (`Config.bind_socket`), so the fix is that floor in pyproject.to
 
 HTTP is parsed by httptools and the event loop is uvloop's, both in C, named outright so that a
 missing one fails the start rather than falling back quietly to h11 and asyncio's loop, which
-cost a tenth of a command's time and half of /health/live's (bench/, `make profile`).
+cost a tenth of a command's time and half of /health/live's (bench/, `make profile`). httptools
+bounds no request head, as h11 did: `api.cli.bounded_http` puts the bound back.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "host": host,
         "port": port,
         "workers": workers,
-        "http": "httptools",
+        "http": "api.cli.bounded_http:BoundedHttpToolsProtocol",
         "loop": "uvloop",
         "proxy_headers": True,
         "access_log": False,
