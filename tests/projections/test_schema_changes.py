@@ -60,8 +60,10 @@ def build_as_part_a_did(url: str) -> int:
                     table = statement.split()[5] if statement.startswith("CREATE TABLE") else ""
                     if table in PART_A_TABLES:
                         statement = f"CREATE TABLE {table} ({PART_A_TABLES[table]})"
-                    elif "case_list_" in statement and "handling" in statement:
-                        continue  # an index of part B's column
+                    elif "case_list_" in statement and (
+                        "handling" in statement or "review_deadline" in statement
+                    ):
+                        continue  # an index of part B's columns
                     cursor.execute(statement)
                 cursor.execute(
                     "INSERT INTO projection_tracking (projection, position) VALUES (?, ?)",

@@ -59,11 +59,12 @@ COLUMNS = (
 
 # Handled outside Schedule 3 (decided so, or by default): part A's open statuses.
 OUTSIDE_OPEN = "status IN ('lodged', 'assigned', 'in_contact')"
-# Open by the stored status. A notified outcome past its deadline is finalised all the same:
-# a query adds `queries.NOT_LAPSED` (this stays a constant, for the partial index).
-OPEN = (
-    "status IN ('lodged', 'assigned', 'in_contact', 'recorded', 'outcome_notified', 'under_review')"
-)
+# Open whatever the day; and notified outcomes, open until their review deadline passes. Apart,
+# so that the caseload reads only the notified outcomes still in time through an index on the
+# deadline: every notified outcome ever stays `outcome_notified` in its row, and reading them
+# all to drop the lapsed made the caseload ten times slower at a million events than at 10k.
+ACTIVE = "status IN ('lodged', 'assigned', 'in_contact', 'recorded', 'under_review')"
+NOTIFIED = "status = 'outcome_notified'"
 
 
 class CaseList(Projection):
@@ -85,7 +86,8 @@ class CaseList(Projection):
         Index("case_list", "status", "status, lodged_at DESC, complaint_id DESC"),
         Index("case_list", "handling", "handling, lodged_at DESC, complaint_id DESC"),
         Index("case_list", "investigator", "investigator_id, lodged_at DESC, complaint_id DESC"),
-        Index("case_list", "open", "investigator_id, lodged_on", where=OPEN),
+        Index("case_list", "active", "investigator_id, lodged_on", where=ACTIVE),
+        Index("case_list", "notified", "review_deadline, investigator_id", where=NOTIFIED),
     )
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
