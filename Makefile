@@ -35,7 +35,7 @@ test-long: $(STAMP)  ## the contract fuzzers at length: FUZZ_EXAMPLES per operat
 	COMPLAINTS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) COMPLAINTS_FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) \
 		$(BIN)/pytest -q tests/reliability/test_contract_fuzzing.py tests/reliability/test_contract_workflows.py
 
-bench: $(STAMP)  ## the whole benchmark suite on the local PostgreSQL (about 15 minutes)
+bench: $(STAMP)  ## the whole benchmark suite on the local PostgreSQL (about 10 minutes)
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "no wrk: using the Python load generator"
 	$(BIN)/python bench/run.py --mode full
 
