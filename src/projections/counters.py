@@ -1,9 +1,13 @@
-"""Pre-aggregated counts, kept per day, month and year of lodging.
+"""Pre-aggregated counts, kept per day, month and year of lodging, and for all time.
 
 Statistics are sums over a date range. Keeping each count at three grains lets a query read the
 whole years inside the range at year grain, the whole months left at month grain and only the
 ragged ends at day grain: any range is read as at most a few dozen rows per value (years, up to
-22 months, up to 60 days), however many complaints and however long the history.
+22 months, up to 60 days), however many complaints and however long the history. The fourth,
+all-time grain answers the question asked most (no range at all) in one row per value, however
+many years the history spans: a timeliness histogram has a row per year for every number of
+days any duration took, and summing sixteen years of them made it five times slower at a
+million events than at ten thousand.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from projections.store import Cursor
 
 EARLIEST = date(1, 1, 1)
 LATEST = date(9999, 12, 31)
+ALL_TIME = ("a", "*", "*")  # the all-time grain's one period, as a segment
 
 
 def counts_table(key_columns: str) -> str:
@@ -31,13 +36,14 @@ def counts_table(key_columns: str) -> str:
 def add_counts(
     cursor: Cursor, table: str, key_columns: Sequence[str], deltas: Counter[tuple[Any, ...]]
 ) -> None:
-    """Adds each delta, keyed (lodged day, *key), at day, month and year grain."""
+    """Adds each delta, keyed (lodged day, *key), at day, month, year and all-time grain."""
     rows: Counter[tuple[Any, ...]] = Counter()
     for (lodged_on, *key), delta in deltas.items():
         if delta:
             rows[("d", lodged_on, *key)] += delta
             rows[("m", lodged_on[:7], *key)] += delta
             rows[("y", lodged_on[:4], *key)] += delta
+            rows[(ALL_TIME[0], ALL_TIME[1], *key)] += delta
     if not rows:
         return
     keys = ("grain", "period", *key_columns)
@@ -61,6 +67,8 @@ def period_filter(lodged_from: date | None, lodged_to: date | None) -> tuple[str
     low, high = lodged_from or EARLIEST, lodged_to or LATEST
     if low > high:
         return "1 = 0", []
+    if (low, high) == (EARLIEST, LATEST):
+        return "(grain = ? AND period BETWEEN ? AND ?)", list(ALL_TIME)
     try:
         segments = _years(low, high)
     except OverflowError:  # a range at the very ends of the calendar: read it day by day

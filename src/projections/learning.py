@@ -59,6 +59,8 @@ Delta = tuple[str, str, int]
 
 class LearningStatistics(Projection):
     name = "learning"
+    # 2: counts kept at the all-time grain too (`projections.counters`).
+    schema_version = 2
     tables: ClassVar[dict[str, str]] = {
         "learning_complaints": (
             "complaint_id TEXT PRIMARY KEY, lodged_on TEXT NOT NULL, handling TEXT, "

@@ -40,6 +40,8 @@ _STATE = (
 
 class TimelinessStatistics(Projection):
     name = "timeliness"
+    # 2: counts kept at the all-time grain too (`projections.counters`).
+    schema_version = 2
     tables: ClassVar[dict[str, str]] = {
         "timeliness_complaints": (
             "complaint_id TEXT PRIMARY KEY, lodged_on TEXT NOT NULL, assigned_on TEXT, "

@@ -1,8 +1,8 @@
 """Pre-aggregated counts (projections/counters.py) and the timeliness summary (timeliness.py).
 
 `period_filter` is checked against a fake counts table in SQLite (in memory): one day row per
-day and one month row per month, and the rows a filter selects must cover each day of the range
-exactly once.
+day, one month row per month, one year row per year and the all-time row, and the rows a filter
+selects must cover each day of the range exactly once.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def table() -> Iterator[tuple[sqlite3.Connection, dict[date, int]]]:
     )
     connection.executemany("INSERT INTO counts VALUES ('m', ?, ?)", list(months.items()))
     connection.executemany("INSERT INTO counts VALUES ('y', ?, ?)", list(years.items()))
+    connection.execute("INSERT INTO counts VALUES ('a', '*', ?)", (sum(weights.values()),))
     yield connection, weights
     connection.close()
 
@@ -61,6 +62,8 @@ def _covered(connection: sqlite3.Connection, low: date | None, high: date | None
     ):
         if grain == "d":
             covered.append(date.fromisoformat(period))
+        elif grain == "a":
+            covered += _days(FIRST, LAST)
         elif grain == "y":  # the fake table holds only FIRST..LAST
             year = int(period)
             covered += _days(max(date(year, 1, 1), FIRST), min(date(year, 12, 31), LAST))
@@ -181,3 +184,26 @@ def test_summarise_agrees_with_the_definitions(values: list[int]) -> None:
     assert figures["mean"] == round(statistics.fmean(values), 2)
     assert figures["median"] == statistics.median(values)
     assert figures["p90"] == ordered[math.ceil(0.9 * len(values)) - 1]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "grains"),
+    [
+        (None, None, {"a": 1}),  # no range: the all-time row alone
+        (date(1, 1, 1), date(9999, 12, 31), {"a": 1}),
+        (date(2025, 1, 1), None, {"y": 3}),  # from a year on: years (2025-27), never all time
+        (None, date(2025, 12, 31), {"y": 2}),  # 2024 and 2025
+    ],
+)
+def test_period_filter_reads_all_time_in_one_row_only_without_a_range(
+    table: tuple[sqlite3.Connection, dict[date, int]],
+    low: date | None,
+    high: date | None,
+    grains: dict[str, int],
+) -> None:
+    connection, _ = table
+    where, params = period_filter(low, high)
+    read = Counter(
+        grain for (grain,) in connection.execute(f"SELECT grain FROM counts WHERE {where}", params)
+    )
+    assert dict(read) == grains

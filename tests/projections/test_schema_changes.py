@@ -143,6 +143,29 @@ def test_the_api_starts_on_a_database_of_the_previous_release(histories: str) ->
     assert len(response.json()["items"]) == 300
 
 
+def test_statistics_counted_before_the_all_time_grain_are_rebuilt_at_set_up(
+    histories: str,
+) -> None:
+    # As the release before it left them: no all-time rows, its fingerprints recorded.
+    with runner_for(histories) as runner:
+        runner.catch_up()
+    built = dump(histories)
+    for name in ("learning", "timeliness"):
+        execute(histories, f"DELETE FROM {name}_counts WHERE grain = 'a'")
+        previous = type("Previous", (PROJECTIONS[name],), {"schema_version": 1})()
+        execute(
+            histories,
+            f"UPDATE projection_schema SET fingerprint = '{fingerprint(previous)}' "
+            f"WHERE projection = '{name}'",
+        )
+    assert dump(histories) != built
+
+    with runner_for(histories) as runner:
+        assert set(runner.store.positions()) == set(PROJECTIONS) - {"learning", "timeliness"}
+        runner.catch_up()
+    assert dump(histories) == built
+
+
 def test_the_last_day_of_receipt_due_a_twelve_month_report_is_exact() -> None:
     # Against brute force, across month ends and 29 February (due on the 28th a year on).
     days = [date(2027, 1, 1) + timedelta(days=n) for n in range(800)]
