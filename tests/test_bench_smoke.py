@@ -34,11 +34,15 @@ def test_bench_smoke_run_produces_every_figure_and_ratio(
     results = json.loads(written.read_text())
     figures = results["figures"]
     assert set(figures) == {
-        *("seed", "ceiling", "naive_peer"),
+        *("seed", "settle_seconds", "ceiling", "naive_peer"),
         *("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"),
     }
     assert results["machine"]["postgres"]["fsync"] == "on"
     assert figures["P2"]["large"]["events"] > figures["P2"]["small"]["events"]
+    # Both databases settled (VACUUM ANALYZE, CHECKPOINT) after the seed and after the rebuild.
+    settled = figures["settle_seconds"]
+    assert set(settled) == {"seeded", "rebuilt"}
+    assert all(settled[step][size] > 0 for step in settled for size in ("small", "large"))
     assert all(value is not None for value in results["ratios"].values()), results["ratios"]
     encryption = figures["P8"]
     measured = [f"{n}_{k}_ms" for n in ("lodge", "contact") for k in ("encrypted", "plain")]
