@@ -243,32 +243,39 @@ def parse_wrk(output: str, connections: int) -> LoadResult:
     )
 
 
+# wrk checks once, before it starts, that it can connect; a server whose listening socket is
+# busy handing a connection to a worker can refuse that one check. It is tried again; any other
+# failure (or the same one, three times) is raised with wrk's own words.
+WRK_ATTEMPTS = 3
+
+
 def run_wrk(
     url: str, *, seconds: float, connections: int = 32, script: str = "", seed: int = 1
 ) -> LoadResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(f"local SEED = {seed}\n" + script + WRK_SCRIPT)
+    command = [
+        "wrk",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        handle.name,
+        url,
+    ]
     try:
-        output = subprocess.run(
-            [
-                "wrk",
-                f"-t{min(2, connections)}",
-                f"-c{connections}",
-                f"-d{max(1, round(seconds))}s",
-                "--timeout",
-                "10s",
-                "-s",
-                handle.name,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=seconds + 60,
-        ).stdout
+        for attempt in range(1, WRK_ATTEMPTS + 1):
+            done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+            if done.returncode == 0:
+                return parse_wrk(done.stdout, connections)
+            if "unable to connect" not in done.stderr or attempt == WRK_ATTEMPTS:
+                break
+            time.sleep(1.0)
     finally:
         os.unlink(handle.name)
-    return parse_wrk(output, connections)
+    raise RuntimeError(f"wrk exited {done.returncode} on {url}: {done.stderr.strip()[-2000:]}")
 
 
 def run_python_load(
