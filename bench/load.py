@@ -155,6 +155,13 @@ class LoggedProcess:
         self.log.unlink(missing_ok=True)
 
 
+def explained(error: Exception, server: LoggedProcess) -> RuntimeError:
+    """`error` with whether the server under load was still running, and the end of its log."""
+    code = server.process.poll()
+    state = "still running" if code is None else f"exited with {code}"
+    return RuntimeError(f"{error}\nthe server was {state}; its log ends:\n{server.log_tail(3000)}")
+
+
 Request = tuple[str, str, dict[str, str], bytes | None]  # method, path, headers, body
 
 WRK_SCRIPT = """
@@ -388,7 +395,10 @@ def served(command: list[str], env: dict[str, str], ready: str) -> Iterator[Logg
         except RuntimeError as error:
             raise RuntimeError(f"{error}; its log ends:\n{process.log_tail()}") from None
         time.sleep(1.0)  # every worker up
-        yield process
+        try:
+            yield process
+        except RuntimeError as error:  # a load that could not run: say what the server said
+            raise explained(error, process) from error
     finally:
         process.terminate()
         process.wait()

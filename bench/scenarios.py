@@ -23,6 +23,7 @@ from bench.load import (
     LoadResult,
     LoggedProcess,
     PeakRss,
+    explained,
     free_port,
     request_load,
     rss_kib,
@@ -213,9 +214,12 @@ def load(
     """
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     content = json.dumps(body).encode() if body is not None else None
-    result = request_load(
-        server.base, path, seconds, method=method, headers=headers, body=content, paths=paths
-    )
+    try:
+        result = request_load(
+            server.base, path, seconds, method=method, headers=headers, body=content, paths=paths
+        )
+    except RuntimeError as error:
+        raise explained(error, server.api) from error
     if any(code.startswith("5") for code in result.statuses):
         result.extra["server_log"] = server.api.log_tail()
     return result
