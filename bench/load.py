@@ -250,9 +250,10 @@ def parse_wrk(output: str, connections: int) -> LoadResult:
     )
 
 
-# wrk checks once, before it starts, that it can connect; a server whose listening socket is
-# busy handing a connection to a worker can refuse that one check. It is tried again; any other
-# failure (or the same one, three times) is raised with wrk's own words.
+# wrk tries one connection before it starts and exits 1 ("unable to connect") if that one is
+# refused. A fresh clone's CI saw it once, from a server that had answered its readiness check a
+# second before (the cause was not found): such a start is tried again; any other failure, or
+# the same one three times, is raised with wrk's own words.
 WRK_ATTEMPTS = 3
 
 
