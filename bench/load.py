@@ -394,11 +394,11 @@ def served(command: list[str], env: dict[str, str], ready: str) -> Iterator[Logg
         try:
             wait_for(ready)
         except RuntimeError as error:
-            raise RuntimeError(f"{error}; its log ends:\n{process.log_tail()}") from None
+            raise explained(error, process) from None
         time.sleep(1.0)  # every worker up
         try:
             yield process
-        except RuntimeError as error:  # a load that could not run: say what the server said
+        except RuntimeError as error:  # a load that could not run
             raise explained(error, process) from error
     finally:
         process.terminate()

@@ -184,8 +184,9 @@ class Server:
         try:
             wait_for(self.base + "/health/live")
         except RuntimeError as error:
+            failure = explained(error, self.api)  # before close(), which deletes the log
             self.close()
-            raise RuntimeError(f"{error}; its log ends:\n{self.api.log_tail()}") from None
+            raise failure from None
         time.sleep(1.0)  # both workers up
 
     def rss_kib(self) -> int:

@@ -88,3 +88,17 @@ def test_a_load_on_a_server_that_died_says_so_with_the_end_of_its_log() -> None:
     assert "unable to connect" in message
     assert "exited with 3" in message
     assert "gave up after one answer" in message
+
+
+def test_a_server_that_never_got_ready_says_how_it_ended_with_its_log() -> None:
+    port = free_port()
+    command = [sys.executable, "-c", "import sys; print('no database', file=sys.stderr); exit(4)"]
+    with (
+        pytest.raises(RuntimeError) as raised,
+        served(command, {"PATH": "/usr/bin:/bin"}, f"http://127.0.0.1:{port}/health/live"),
+    ):
+        pass
+    message = str(raised.value)
+    assert "did not answer" in message
+    assert "exited with 4" in message
+    assert "no database" in message
