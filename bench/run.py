@@ -171,16 +171,14 @@ def measure(mode: Mode, small: str, large: str, secret: str) -> dict[str, Any]:
     }
     # Settled before the rebuild (which, like the raw read, then reads a settled events table)
     # and after it (the read models it wrote are as new as the seed's events were).
-    settled = {"seeded": {url: s.settle(url) for url in (small, large)}}
+    settled = {"seeded": {"small": s.settle(small), "large": s.settle(large)}}
     figures["P2"] = {
         "small": s.rebuild(small, secret),
         "large": s.rebuild(large, secret),
         "raw_read": s.raw_read(large),
     }
-    settled["rebuilt"] = {url: s.settle(url) for url in (small, large)}
-    figures["settle_seconds"] = {
-        step: {"small": by_url[small], "large": by_url[large]} for step, by_url in settled.items()
-    }
+    settled["rebuilt"] = {"small": s.settle(small), "large": s.settle(large)}
+    figures["settle_seconds"] = settled
     figures |= limits(mode, token)
     # Before the API holds its pools open: PostgreSQL's 100 connections are shared on this host.
     # As many clients as the load generator has connections (the smoke run keeps it small).
