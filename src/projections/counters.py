@@ -21,7 +21,7 @@ from projections.store import Cursor
 
 EARLIEST = date(1, 1, 1)
 LATEST = date(9999, 12, 31)
-ALL_TIME = ("a", "*", "*")  # the all-time grain's one period, as a segment
+ALL_TIME, FOREVER = "a", "*"  # the all-time grain and its one period
 
 
 def counts_table(key_columns: str) -> str:
@@ -43,7 +43,7 @@ def add_counts(
             rows[("d", lodged_on, *key)] += delta
             rows[("m", lodged_on[:7], *key)] += delta
             rows[("y", lodged_on[:4], *key)] += delta
-            rows[(ALL_TIME[0], ALL_TIME[1], *key)] += delta
+            rows[(ALL_TIME, FOREVER, *key)] += delta
     if not rows:
         return
     keys = ("grain", "period", *key_columns)
@@ -68,7 +68,7 @@ def period_filter(lodged_from: date | None, lodged_to: date | None) -> tuple[str
     if low > high:
         return "1 = 0", []
     if (low, high) == (EARLIEST, LATEST):
-        return "(grain = ? AND period BETWEEN ? AND ?)", list(ALL_TIME)
+        return "(grain = ? AND period = ?)", [ALL_TIME, FOREVER]
     try:
         segments = _years(low, high)
     except OverflowError:  # a range at the very ends of the calendar: read it day by day
