@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
+from uuid import UUID
 
 from domain.complaint import Complaint
 from domain.rules import local_date
@@ -45,12 +47,16 @@ class Projection:
         self.tracking_name = self.name + suffix
 
     def create_statements(self) -> list[str]:
-        statements = [
+        return self.table_statements() + self.index_statements()
+
+    def table_statements(self) -> list[str]:
+        return [
             f"CREATE TABLE IF NOT EXISTS {self.table[logical]} ({columns})"
             for logical, columns in self.tables.items()
         ]
-        statements += [self.index_statement(index) for index in self.indexes]
-        return statements
+
+    def index_statements(self) -> list[str]:
+        return [self.index_statement(index) for index in self.indexes]
 
     def index_name(self, index: Index) -> str:
         return f"{self.table[index.table]}_{index.name}_idx"
@@ -64,6 +70,18 @@ class Projection:
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         raise NotImplementedError
+
+
+def complaint_key(event: Complaint.Event) -> str:
+    """The text of the event's complaint id, as read models key their rows."""
+    return _uuid_text(event.originator_id)
+
+
+# A batch names each complaint several times over, in every projection; the text of a UUID
+# costs a microsecond to make, which was a tenth of a rebuild's time.
+@lru_cache(maxsize=1 << 16)
+def _uuid_text(value: UUID) -> str:
+    return str(value)
 
 
 def moment(value: datetime) -> str:
@@ -85,13 +103,8 @@ def load_rows(
 ) -> dict[str, dict[str, Any]]:
     """Rows by `complaint_id` (the first column), for the ids given."""
     found: dict[str, dict[str, Any]] = {}
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        cursor.execute(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE complaint_id IN ({marks})", chunk
-        )
+    for match, params in cursor.key_in("complaint_id", list(dict.fromkeys(ids))):
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {match}", params)
         for row in cursor.fetchall():
             found[row[0]] = dict(zip(columns, row, strict=True))
     return found
@@ -109,7 +122,7 @@ def unapplied(
     whatever the batches were.
     """
     for event in events:
-        key = str(event.originator_id)
+        key = complaint_key(event)
         row = rows.get(key)
         if isinstance(event, Complaint.Lodged):
             if row is None:

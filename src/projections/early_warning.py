@@ -25,7 +25,7 @@ from domain.complaint import Complaint
 from domain.personal_data import Part
 from domain.records import PersonalDataErased, ProcessingRestricted, RestrictionLifted
 from domain.values import PERSON_KINDS
-from projections.base import Index, Projection, day, load_rows, moment, upsert_rows
+from projections.base import Index, Projection, complaint_key, day, load_rows, moment, upsert_rows
 from projections.store import Cursor
 
 COLUMNS = (
@@ -67,11 +67,11 @@ class EarlyWarning(Projection):
         if not relevant:
             return
         table = self.table["early_warning_complaints"]
-        rows = load_rows(cursor, table, COLUMNS, [str(e.originator_id) for e in relevant])
+        rows = load_rows(cursor, table, COLUMNS, [complaint_key(e) for e in relevant])
         changed: dict[str, dict[str, Any]] = {}
         deltas: dict[tuple[str, str], list[Any]] = {}
         for event in relevant:
-            key = str(event.originator_id)
+            key = complaint_key(event)
             row = rows.get(key)
             if isinstance(event, Complaint.Lodged):
                 if row is None and counted(event):
@@ -104,7 +104,7 @@ def counted(event: Complaint.Lodged) -> bool:
 def _first_row(event: Complaint.Lodged) -> dict[str, Any]:
     assert event.shoulder_number_hash is not None
     return {
-        "complaint_id": str(event.originator_id),
+        "complaint_id": complaint_key(event),
         "shoulder_number_hash": event.shoulder_number_hash,
         "reference": event.reference,
         "received_at": moment(event.received_at),

@@ -29,7 +29,7 @@ from domain.statutory_events import (
     ReviewDecided,
 )
 from domain.statutory_values import MANDATORY_REFERRAL_FLAGS
-from projections.base import Projection, day, load_rows, unapplied, upsert_rows
+from projections.base import Projection, complaint_key, day, load_rows, unapplied, upsert_rows
 from projections.counters import add_counts, counts_table, period_filter
 from projections.store import Cursor
 
@@ -74,7 +74,7 @@ class LearningStatistics(Projection):
             cursor,
             self.table["learning_complaints"],
             _STATE,
-            [str(e.originator_id) for e in events],
+            [complaint_key(e) for e in events],
         )
         deltas: Counter[tuple[Any, ...]] = Counter()
         for known, event in unapplied(state, events, _first_row):
@@ -106,7 +106,7 @@ class LearningStatistics(Projection):
 
 def _first_row(event: Complaint.Lodged) -> dict[str, Any]:
     return {
-        "complaint_id": str(event.originator_id),
+        "complaint_id": complaint_key(event),
         "lodged_on": day(event.received_at),
         "handling": None,
         "notified": None,

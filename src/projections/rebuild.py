@@ -4,6 +4,10 @@ The new rows are built in shadow tables (`<table>__rebuild`) while readers keep 
 ones and the live runner keeps them current. When the shadow has caught up, one transaction
 locks the live position, applies the last few events to the shadow, and swaps the tables and
 the position, so readers see the old model or the new one, never a half-built one.
+
+A shadow is filled with only its primary keys (which the projections' upserts need) and gets
+its other indexes once caught up, before the swap: building an index once over the finished
+table costs a fraction of keeping it current through a million upserts.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ def rebuild(
     if runner.failures:
         name, failure = next(iter(runner.failures.items()))
         raise RuntimeError(f"rebuild of {name} stopped: {failure.error}")
+    for shadow in shadows:
+        with store.schema_transaction() as cursor:
+            for statement in shadow.index_statements():
+                cursor.execute(statement)
     for projection_class, shadow in zip(projection_classes, shadows, strict=True):
         _swap(complaints, store, shadow, projection_class(), batch_size)
 
@@ -45,7 +53,7 @@ def _prepare_shadow(store: ReadStore, shadow: Projection) -> None:
         cursor.execute(
             "DELETE FROM projection_tracking WHERE projection = ?", (shadow.tracking_name,)
         )
-        for statement in shadow.create_statements():
+        for statement in shadow.table_statements():
             cursor.execute(statement)
 
 

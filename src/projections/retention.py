@@ -35,7 +35,15 @@ from domain.statutory_events import (
 )
 from domain.statutory_rules import final_on
 from domain.statutory_values import HandlingMode
-from projections.base import Index, Projection, day, load_rows, unapplied, upsert_rows
+from projections.base import (
+    Index,
+    Projection,
+    complaint_key,
+    day,
+    load_rows,
+    unapplied,
+    upsert_rows,
+)
 from projections.case_list.queries import InvalidCursorError
 from projections.store import Cursor
 
@@ -86,7 +94,7 @@ class RetentionSchedule(Projection):
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         table = self.table["retention"]
-        rows = load_rows(cursor, table, COLUMNS, [str(e.originator_id) for e in events])
+        rows = load_rows(cursor, table, COLUMNS, [complaint_key(e) for e in events])
         for row, event in unapplied(rows, events, _lodged_row):
             _apply(row, event)
         upsert_rows(cursor, table, COLUMNS, list(rows.values()))
@@ -95,7 +103,7 @@ class RetentionSchedule(Projection):
 def _lodged_row(event: Complaint.Lodged) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row |= {
-        "complaint_id": str(event.originator_id),
+        "complaint_id": complaint_key(event),
         "reference": event.reference,
         "status": "lodged",
         "erased_parts": "",

@@ -26,6 +26,7 @@ class Cursor(Protocol):
     def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+    def key_in(self, column: str, keys: Sequence[Any]) -> list[tuple[str, Sequence[Any]]]: ...
     def upsert(
         self,
         table: str,
@@ -230,6 +231,11 @@ class _SQLiteCursor:
     def rowcount(self) -> int:
         return self._cursor.rowcount
 
+    def key_in(self, column: str, keys: Sequence[Any]) -> list[tuple[str, Sequence[Any]]]:
+        """`column IN (…)` clauses and their parameters, in chunks SQLite accepts."""
+        chunks = [keys[start : start + 500] for start in range(0, len(keys), 500)]
+        return [(f"{column} IN ({','.join('?' * len(chunk))})", chunk) for chunk in chunks]
+
     def upsert(
         self,
         table: str,
@@ -265,6 +271,11 @@ class _PostgresCursor:
     @property
     def rowcount(self) -> int:
         return int(self._cursor.rowcount)
+
+    def key_in(self, column: str, keys: Sequence[Any]) -> list[tuple[str, Sequence[Any]]]:
+        """One `column = ANY(array)`: a statement whose text is the same whatever the number of
+        keys, so that psycopg and the server parse it once, not once per batch."""
+        return [(f"{column} = ANY(?)", [list(keys)])] if keys else []
 
     def upsert(
         self,

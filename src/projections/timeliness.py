@@ -16,7 +16,15 @@ from typing import Any, ClassVar
 
 from domain.complaint import Complaint
 from domain.statutory_events import OutcomeNotified
-from projections.base import Projection, day, load_rows, parse_day, unapplied, upsert_rows
+from projections.base import (
+    Projection,
+    complaint_key,
+    day,
+    load_rows,
+    parse_day,
+    unapplied,
+    upsert_rows,
+)
 from projections.calendar import working_days_between
 from projections.counters import add_counts, counts_table, period_filter
 from projections.store import Cursor
@@ -55,7 +63,7 @@ class TimelinessStatistics(Projection):
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         table = self.table["timeliness_complaints"]
-        state = load_rows(cursor, table, _STATE, [str(e.originator_id) for e in events])
+        state = load_rows(cursor, table, _STATE, [complaint_key(e) for e in events])
         deltas: Counter[tuple[Any, ...]] = Counter()
         for row, event in unapplied(state, events, _first_row):
             _measure(row, event, deltas)
@@ -88,7 +96,7 @@ class TimelinessStatistics(Projection):
 
 def _first_row(event: Complaint.Lodged) -> dict[str, Any]:
     return dict.fromkeys(_STATE) | {
-        "complaint_id": str(event.originator_id),
+        "complaint_id": complaint_key(event),
         "lodged_on": day(event.received_at),
         "version": event.originator_version,
     }

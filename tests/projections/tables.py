@@ -164,6 +164,22 @@ def tables_named(url: str, fragment: str) -> list[str]:
         return [row[0] for row in connection.execute(query, (f"%{fragment}%",))]
 
 
+def indexes_on(url: str, tables: Iterable[str]) -> list[tuple[str, str]]:
+    """(index, definition) of every index on the tables named, primary keys included."""
+    names = list(tables)
+    if url.startswith("sqlite:"):
+        marks = ",".join("?" * len(names))
+        query = (
+            "SELECT name, COALESCE(sql, 'primary key of ' || tbl_name) FROM sqlite_master "
+            f"WHERE type = 'index' AND tbl_name IN ({marks})"
+        )
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:
+            return sorted(connection.execute(query, names))
+    query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)"
+    with psycopg.connect(url) as connection:
+        return sorted(connection.execute(query, (names,)).fetchall())
+
+
 def execute(url: str, statement: str) -> None:
     if url.startswith("sqlite:"):
         with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:

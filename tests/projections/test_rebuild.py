@@ -24,6 +24,9 @@ from tests.projections.tables import (
     clean_build,
     dump,
     execute,
+    fresh_projections,
+    indexes_on,
+    logical_tables,
     read_store,
     runner_for,
     service,
@@ -80,6 +83,41 @@ def test_a_rebuild_on_a_database_without_read_models_builds_them(histories: str)
     rows = dump(histories)
     assert rows == clean_build(histories)
     assert len(rows["case_list"]) == 300
+
+
+def test_a_rebuild_leaves_the_indexes_of_a_live_build(histories: str) -> None:
+    with runner_for(histories) as runner:
+        runner.setup()
+    live = indexes_on(histories, logical_tables())
+    assert len(live) > len(logical_tables())  # more than the primary keys
+
+    rebuild_models(histories)
+    assert indexes_on(histories, logical_tables()) == live
+    assert tables_named(histories, "__rebuild") == []
+
+
+def test_a_shadow_fills_holding_only_its_primary_keys(histories: str) -> None:
+    """Its other indexes are built once it has caught up, not kept current row by row."""
+    shadow_tables = [t for p in fresh_projections(shadow=True) for t in p.table.values()]
+    seen: list[list[tuple[str, str]]] = []
+    with service(histories) as complaints:
+        store = read_store(histories)
+        try:
+            rebuild(
+                complaints,
+                store,
+                list(PROJECTIONS.values()),
+                progress=lambda _, n: seen.append(indexes_on(histories, shadow_tables)),
+                batch_size=100,
+            )
+        finally:
+            store.close()
+    assert len(seen) > 1
+    for found in seen:
+        assert len(found) == len(shadow_tables)
+        assert all(
+            "primary key" in definition.lower() or "_pkey" in name for name, definition in found
+        )
 
 
 # ---- readers during a rebuild on a live system ------------------------------------------------

@@ -25,7 +25,16 @@ from domain.statutory_events import (
     ReviewRequested,
 )
 from domain.statutory_values import HandlingMode
-from projections.base import Index, Projection, day, load_rows, moment, unapplied, upsert_rows
+from projections.base import (
+    Index,
+    Projection,
+    complaint_key,
+    day,
+    load_rows,
+    moment,
+    unapplied,
+    upsert_rows,
+)
 from projections.store import Cursor
 
 COLUMNS = (
@@ -92,7 +101,7 @@ class CaseList(Projection):
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         table = self.table["case_list"]
-        rows = load_rows(cursor, table, COLUMNS, [str(e.originator_id) for e in events])
+        rows = load_rows(cursor, table, COLUMNS, [complaint_key(e) for e in events])
         for row, event in unapplied(rows, events, _lodged_row):
             _apply(row, event)
         upsert_rows(cursor, table, COLUMNS, list(rows.values()))
@@ -102,7 +111,7 @@ def _lodged_row(event: Complaint.Lodged) -> dict[str, Any]:
     on_behalf = event.on_behalf_of
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row |= {
-        "complaint_id": str(event.originator_id),
+        "complaint_id": complaint_key(event),
         "reference": event.reference,
         "status": "lodged",
         "subject_kind": event.subject["kind"],
