@@ -26,13 +26,13 @@ from pydantic import SecretStr
 
 from api.app import build_complaints
 from api.eventstore.keys import new_master_key_text
-from api.eventstore.recorders import check_when_idle
 from api.eventstore.references import reference_numbers_for
 from api.eventstore.schema import schema_guard
 from api.eventstore.sealing import KeyRing
 from api.settings import Settings
 from domain.service import Complaints
 from domain.values import Actor, AssignInvestigator, LodgeComplaint, RecordContact
+from projections.store import check_when_idle
 
 SUPERVISOR = Actor(id="sup-bench", name="DI Bench")
 # Every field `domain.personal_data` seals, filled.

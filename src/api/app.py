@@ -20,7 +20,6 @@ from api.eventstore.keys import (
     decode_master_key,
     development_master_key,
 )
-from api.eventstore.recorders import check_when_idle
 from api.eventstore.references import reference_numbers_for
 from api.eventstore.schema import schema_guard
 from api.eventstore.sealing import KeyRing
@@ -37,6 +36,7 @@ from api.integrity.access_log import AccessLog
 from api.read_models import ReadModels
 from api.settings import Settings, get_settings
 from domain.service import Clock, Complaints, utc_now
+from projections.store import check_when_idle
 
 
 def master_key_for(settings: Settings) -> MasterKey:

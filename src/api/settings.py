@@ -107,7 +107,7 @@ class Settings(BaseSettings):
             "POSTGRES_MAX_OVERFLOW": str(self.postgres_max_overflow),
             "POSTGRES_CONNECT_TIMEOUT": str(self.database_timeout),
             "POSTGRES_LOCK_TIMEOUT": str(self.database_timeout),
-            "POSTGRES_PRE_PING": "n",  # see api.recorders.check_when_idle
+            "POSTGRES_PRE_PING": "n",  # see projections.store.check_when_idle
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
         }
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -97,9 +99,9 @@ class ReadStore:
                 open=True,
                 timeout=timeout,
                 kwargs={"autocommit": True},
-                # After a server restart, pooled connections are dead: test them on checkout.
-                check=ConnectionPool.check_connection,
             )
+            # After a server restart, pooled connections are dead: test them before use.
+            check_when_idle(self._pool)
         else:
             self.dialect = "sqlite"
         with self.schema_transaction() as cursor:
@@ -209,6 +211,28 @@ def advance_tracking(cursor: Cursor, projection: str, position: int) -> None:
     cursor.execute(
         "UPDATE projection_tracking SET position = ? WHERE projection = ?", (position, projection)
     )
+
+
+def check_when_idle(pool: ConnectionPool[Any], idle_seconds: float = 1.0) -> None:
+    """Pings a pooled connection on checkout only if it has not been checked out for a while.
+
+    A connection a server restart has killed is found before use, as with the library's
+    pre-ping, without a round trip on every busy request. psycopg_pool takes its check callback
+    only at construction, which the library does, hence the attribute. The time is taken at
+    checkout, not at return: a reset callback would do that, but psycopg_pool hands every
+    connection given back with one to its worker thread, a thread hop per query, and keeps the
+    connection from the next request until that thread has run (under load, a twentieth of a
+    command's time). Counting from checkout, a connection held long is only pinged sooner.
+    """
+    checked_out: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    def check(connection: Any) -> None:
+        now = time.monotonic()
+        last, checked_out[connection] = checked_out.get(connection, 0.0), now
+        if now - last > idle_seconds:
+            ConnectionPool.check_connection(connection)
+
+    pool._check = check
 
 
 class _SQLiteCursor:

@@ -1,4 +1,5 @@
-"""The event store's connection pool (`api.eventstore.recorders.check_when_idle`): a connection
+"""The connection pools of the event store and of the read models
+(`projections.store.check_when_idle`): a connection
 is pinged before use only after it has not been checked out for a while, and one given back is
 at once there for the next request, not first handed to the pool's worker thread."""
 
@@ -12,13 +13,22 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg_pool import ConnectionPool
 
 from api.app import build_complaints
-from api.eventstore import recorders
 from api.settings import Settings
+from projections import store
+from projections.store import ReadStore
 
 
-@pytest.fixture
-def pool(postgres_url: str) -> Iterator[ConnectionPool[Any]]:
+@pytest.fixture(params=["event store", "read models"])
+def pool(request: pytest.FixtureRequest, postgres_url: str) -> Iterator[ConnectionPool[Any]]:
     settings = Settings(_env_file=None, database_url=postgres_url)  # type: ignore[call-arg]
+    if request.param == "read models":
+        read_store = ReadStore(conninfo=settings.postgres_conninfo(), pool_size=4)
+        try:
+            assert read_store._pool is not None
+            yield read_store._pool
+        finally:
+            read_store.close()
+        return
     complaints = build_complaints(settings)
     try:
         datastore = complaints.recorder.datastore  # type: ignore[attr-defined]
@@ -42,7 +52,7 @@ def test_a_connection_is_pinged_only_after_it_was_idle(
 ) -> None:
     now = [1_000.0]
     pings: list[object] = []
-    monkeypatch.setattr(recorders.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(store.time, "monotonic", lambda: now[0])
     real_check = ConnectionPool.check_connection
     monkeypatch.setattr(
         ConnectionPool,

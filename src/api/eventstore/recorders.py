@@ -16,8 +16,6 @@ error and, with an idempotency key, can retry safely.
 
 from __future__ import annotations
 
-import time
-import weakref
 from collections.abc import Sequence
 from typing import Any, Protocol
 from uuid import UUID
@@ -26,7 +24,6 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
-from psycopg_pool import ConnectionPool
 
 from api.eventstore.chaining import Head, chain, complaint_ids
 from api.eventstore.group_commit import GroupCommit, Save
@@ -58,28 +55,6 @@ def _accept(
         written.append(save)
         hashes.extend(chained)
     return written, hashes
-
-
-def check_when_idle(pool: ConnectionPool[Any], idle_seconds: float = 1.0) -> None:
-    """Pings a pooled connection on checkout only if it has not been checked out for a while.
-
-    A connection a server restart has killed is found before use, as with the library's
-    pre-ping, without a round trip on every busy request. psycopg_pool takes its check callback
-    only at construction, which the library does, hence the attribute. The time is taken at
-    checkout, not at return: a reset callback would do that, but psycopg_pool hands every
-    connection given back with one to its worker thread, a thread hop per query, and keeps the
-    connection from the next request until that thread has run (under load, a twentieth of a
-    command's time). Counting from checkout, a connection held long is only pinged sooner.
-    """
-    checked_out: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-
-    def check(connection: Any) -> None:
-        now = time.monotonic()
-        last, checked_out[connection] = checked_out.get(connection, 0.0), now
-        if now - last > idle_seconds:
-            ConnectionPool.check_connection(connection)
-
-    pool._check = check
 
 
 def _once(method: Any) -> Any:
