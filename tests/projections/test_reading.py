@@ -74,3 +74,27 @@ def test_a_connection_read_from_then_writes_and_sees_the_latest(postgres_url: st
                 assert cursor.fetchone()[0] == n + 1
     finally:
         one.close()
+
+
+def test_a_position_is_read_in_one_statement_without_a_transaction(
+    database_url: str, store: ReadStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every read-model request asks for one: BEGIN and ROLLBACK around it were two round
+    trips of three."""
+    try:
+        with store.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO projection_tracking (projection, position) VALUES ('probe', 41)"
+            )
+
+        def no_transaction() -> None:
+            raise AssertionError("a transaction was begun")
+
+        monkeypatch.setattr(store, "reading", no_transaction)
+        monkeypatch.setattr(store, "transaction", no_transaction)
+        assert store.position("probe") == 41
+        assert store.position("never-run") == 0
+        assert store.positions()["probe"] == 41
+    finally:
+        monkeypatch.undo()
+        store.close()
