@@ -100,11 +100,12 @@ def parse_day(value: str) -> date:
 
 
 def load_rows(
-    cursor: Cursor, table: str, columns: Sequence[str], ids: Sequence[str]
+    cursor: Cursor, table: str, columns: Sequence[str], events: Sequence[Complaint.Event]
 ) -> dict[str, dict[str, Any]]:
-    """Rows by `complaint_id` (the first column), for the ids given."""
+    """Rows by `complaint_id` (the first column), for the complaints of the events given."""
     found: dict[str, dict[str, Any]] = {}
-    for match, params in cursor.key_in("complaint_id", list(dict.fromkeys(ids))):
+    ids = list(dict.fromkeys(complaint_key(event) for event in events))
+    for match, params in cursor.key_in("complaint_id", ids):
         cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {match}", params)
         for row in cursor.fetchall():
             found[row[0]] = dict(zip(columns, row, strict=True))

@@ -67,7 +67,7 @@ class EarlyWarning(Projection):
         if not relevant:
             return
         table = self.table["early_warning_complaints"]
-        rows = load_rows(cursor, table, COLUMNS, [complaint_key(e) for e in relevant])
+        rows = load_rows(cursor, table, COLUMNS, relevant)
         changed: dict[str, dict[str, Any]] = {}
         deltas: dict[tuple[str, str], list[Any]] = {}
         for event in relevant:

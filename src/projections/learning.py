@@ -74,7 +74,7 @@ class LearningStatistics(Projection):
             cursor,
             self.table["learning_complaints"],
             _STATE,
-            [complaint_key(e) for e in events],
+            events,
         )
         deltas: Counter[tuple[Any, ...]] = Counter()
         for known, event in unapplied(state, events, _first_row):

@@ -94,7 +94,7 @@ class RetentionSchedule(Projection):
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         table = self.table["retention"]
-        rows = load_rows(cursor, table, COLUMNS, [complaint_key(e) for e in events])
+        rows = load_rows(cursor, table, COLUMNS, events)
         for row, event in unapplied(rows, events, _lodged_row):
             _apply(row, event)
         upsert_rows(cursor, table, COLUMNS, list(rows.values()))

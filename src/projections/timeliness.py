@@ -63,7 +63,7 @@ class TimelinessStatistics(Projection):
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         table = self.table["timeliness_complaints"]
-        state = load_rows(cursor, table, _STATE, [complaint_key(e) for e in events])
+        state = load_rows(cursor, table, _STATE, events)
         deltas: Counter[tuple[Any, ...]] = Counter()
         for row, event in unapplied(state, events, _first_row):
             _measure(row, event, deltas)

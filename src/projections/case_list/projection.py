@@ -101,7 +101,7 @@ class CaseList(Projection):
 
     def process(self, cursor: Cursor, events: Sequence[Complaint.Event]) -> None:
         table = self.table["case_list"]
-        rows = load_rows(cursor, table, COLUMNS, [complaint_key(e) for e in events])
+        rows = load_rows(cursor, table, COLUMNS, events)
         for row, event in unapplied(rows, events, _lodged_row):
             _apply(row, event)
         upsert_rows(cursor, table, COLUMNS, list(rows.values()))
