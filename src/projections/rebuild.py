@@ -6,8 +6,9 @@ locks the live position, applies the last few events to the shadow, and swaps th
 the position, so readers see the old model or the new one, never a half-built one.
 
 A shadow is filled with only its primary keys (which the projections' upserts need) and gets
-its other indexes once caught up, before the swap: building an index once over the finished
-table costs a fraction of keeping it current through a million upserts.
+its other indexes once caught up (on PostgreSQL before the swap, which renames them; on SQLite in
+it): building an index once over the finished table costs a fraction of keeping it current
+through a million upserts.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ def rebuild(
     if runner.failures:
         name, failure = next(iter(runner.failures.items()))
         raise RuntimeError(f"rebuild of {name} stopped: {failure.error}")
-    for shadow in shadows:
-        with store.schema_transaction() as cursor:
-            for statement in shadow.index_statements():
-                cursor.execute(statement)
+    if store.dialect == "postgres":  # SQLite cannot rename them: its swap builds them instead
+        for shadow in shadows:
+            with store.schema_transaction() as cursor:
+                for statement in shadow.index_statements():
+                    cursor.execute(statement)
     for projection_class, shadow in zip(projection_classes, shadows, strict=True):
         _swap(complaints, store, shadow, projection_class(), batch_size)
 
@@ -82,8 +84,7 @@ def _swap(
                 cursor.execute(
                     f"ALTER INDEX {shadow.index_name(index)} RENAME TO {live.index_name(index)}"
                 )
-            else:  # SQLite cannot rename an index; recreate it under its own name
-                cursor.execute(f"DROP INDEX IF EXISTS {shadow.index_name(index)}")
+            else:  # SQLite cannot rename an index: build it on the swapped-in table
                 cursor.execute(live.index_statement(index))
         advance_tracking(cursor, live.tracking_name, position)
         cursor.execute(
