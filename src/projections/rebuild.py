@@ -86,7 +86,7 @@ def _swap(
                 )
             else:  # SQLite cannot rename an index: build it on the swapped-in table
                 cursor.execute(live.index_statement(index))
-        advance_tracking(cursor, live.tracking_name, position)
+        advance_tracking(cursor, [live.tracking_name], position)
         cursor.execute(
             "DELETE FROM projection_tracking WHERE projection = ?", (shadow.tracking_name,)
         )

@@ -39,6 +39,7 @@ RETRY_FIRST = 0.1
 RETRY_MAX = 2.0
 IDLE_WAIT = 0.5  # how long the worker waits for new events before looking again
 CATCH_UP_PATIENCE = 60.0  # how long a catch-up (a rebuild) waits out an outage, in seconds
+PIPELINED_BELOW = 100  # batches of fewer events are sent pipelined (`_pipelined`)
 
 
 @dataclass
@@ -133,12 +134,12 @@ class ProjectionRunner:
         position = at.pop()
         try:
             events = _events(decoded)
-            with self.store.transaction() as cursor:
-                for projection in ready:
-                    claim_tracking(cursor, self.store.dialect, projection.tracking_name, position)
+            names = [projection.tracking_name for projection in ready]
+            with self.store.transaction(pipelined=_pipelined(events)) as cursor:
+                claim_tracking(cursor, self.store.dialect, names, position)
                 for projection in ready:
                     projection.process(cursor, events)
-                    advance_tracking(cursor, projection.tracking_name, decoded[-1][0])
+                advance_tracking(cursor, names, decoded[-1][0])
         except Exception as error:
             if not is_transient(error):
                 return False
@@ -261,10 +262,10 @@ class ProjectionRunner:
         self, projection: Projection, position: int, pending: list[tuple[int, Any]]
     ) -> None:
         events = _events(pending)
-        with self.store.transaction() as cursor:
-            claim_tracking(cursor, self.store.dialect, projection.tracking_name, position)
+        with self.store.transaction(pipelined=_pipelined(events)) as cursor:
+            claim_tracking(cursor, self.store.dialect, [projection.tracking_name], position)
             projection.process(cursor, events)
-            advance_tracking(cursor, projection.tracking_name, pending[-1][0])
+            advance_tracking(cursor, [projection.tracking_name], pending[-1][0])
 
     def _succeeded(self, projection: Projection) -> None:
         name = projection.tracking_name
@@ -350,6 +351,13 @@ def _pause_after(error: Exception, previous: float | None) -> float:
         error,
     )
     return pause
+
+
+def _pipelined(events: list[Complaint.Event]) -> bool:
+    """Whether a batch goes in a pipeline (`ReadStore.transaction`): the small ones of a runner
+    following the log, where round trips are the cost; not a catch-up's large ones, where the
+    COPY a pipeline does not allow is."""
+    return len(events) < PIPELINED_BELOW
 
 
 def _events(pending: list[tuple[int, Any]]) -> list[Complaint.Event]:

@@ -126,8 +126,17 @@ class ReadStore:
         return connection
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """One write transaction: committed on success, rolled back on any error."""
+    def transaction(self, *, pipelined: bool = False) -> Iterator[Cursor]:
+        """One write transaction: committed on success, rolled back on any error.
+
+        `pipelined` (PostgreSQL): statements whose results nobody reads are sent without
+        waiting for them, and go with the next one that is read, or with the COMMIT. A small
+        batch of the live runner then costs a round trip per read, not per statement, which is
+        most of what stands between a command and its read models under load. An error of a
+        statement sent ahead is raised at that next read (or at the commit), and the
+        transaction rolls back as it would have. (COPY is not allowed in a pipeline: `upsert`
+        then sends its rows as one pipelined batch of INSERTs instead.)
+        """
         if self._pool is None:
             connection = self._sqlite()
             # IMMEDIATE takes the write lock up front, so the busy timeout applies to it.
@@ -139,8 +148,13 @@ class ReadStore:
                 raise
             connection.execute("COMMIT")
             return
-        with self._pool.connection() as pg, pg.transaction():
-            yield _PostgresCursor(pg.cursor())
+        with self._pool.connection() as pg:
+            if not pipelined:
+                with pg.transaction():
+                    yield _PostgresCursor(pg.cursor())
+                return
+            with pg.pipeline(), pg.transaction():
+                yield _PostgresCursor(pg.cursor(), pipelined=True)
 
     @contextmanager
     def schema_transaction(self) -> Iterator[Cursor]:
@@ -202,30 +216,40 @@ class ReadStore:
             return list(pg.execute(_to_pyformat(sql), params).fetchall())
 
 
-def claim_tracking(cursor: Cursor, dialect: str, projection: str, expected: int) -> None:
-    """First statement of a projection's transaction: locks its position and checks it.
+def claim_tracking(cursor: Cursor, dialect: str, projections: Sequence[str], expected: int) -> None:
+    """First statements of a batch's transaction: lock the projections' positions, check them.
 
-    Taking the tracking row's lock first orders every writer of a read model (the live runner,
-    a rebuild's swap) on one lock, so they queue instead of deadlocking on the model's tables.
+    Taking the tracking rows' locks first orders every writer of a read model (the live runner,
+    a rebuild's swap) on them, so they queue instead of deadlocking on the model's tables. One
+    statement for all the projections of a batch, their rows locked in the order of their
+    names, so that two writers locking several always take them in the same order.
     """
+    names = sorted(projections)
     cursor.execute(
-        "INSERT INTO projection_tracking (projection, position) VALUES (?, 0) "
-        "ON CONFLICT (projection) DO NOTHING",
-        (projection,),
+        "INSERT INTO projection_tracking (projection, position) VALUES "
+        + ", ".join("(?, 0)" for _ in names)
+        + " ON CONFLICT (projection) DO NOTHING",
+        names,
     )
     lock = " FOR UPDATE" if dialect == "postgres" else ""
-    cursor.execute(
-        f"SELECT position FROM projection_tracking WHERE projection = ?{lock}", (projection,)
-    )
-    row = cursor.fetchone()
-    if row is None or int(row[0]) != expected:
-        raise StaleTrackingError(f"{projection} is no longer at {expected}")
+    found: dict[str, int] = {}
+    for match, params in cursor.key_in("projection", names):
+        cursor.execute(
+            f"SELECT projection, position FROM projection_tracking WHERE {match} "
+            f"ORDER BY projection{lock}",
+            params,
+        )
+        found.update((name, int(position)) for name, position in cursor.fetchall())
+    stale = [name for name in names if found.get(name) != expected]
+    if stale:
+        raise StaleTrackingError(f"{', '.join(stale)} no longer at {expected}")
 
 
-def advance_tracking(cursor: Cursor, projection: str, position: int) -> None:
-    cursor.execute(
-        "UPDATE projection_tracking SET position = ? WHERE projection = ?", (position, projection)
-    )
+def advance_tracking(cursor: Cursor, projections: Sequence[str], position: int) -> None:
+    for match, params in cursor.key_in("projection", list(projections)):
+        cursor.execute(
+            f"UPDATE projection_tracking SET position = ? WHERE {match}", [position, *params]
+        )
 
 
 def check_when_idle(pool: ConnectionPool[Any], idle_seconds: float = 1.0) -> None:
@@ -292,8 +316,9 @@ COPY_THRESHOLD = 64
 
 
 class _PostgresCursor:
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, *, pipelined: bool = False) -> None:
         self._cursor = cursor
+        self._pipelined = pipelined
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._cursor.execute(_to_pyformat(sql), params)
@@ -325,7 +350,7 @@ class _PostgresCursor:
         update: str,
     ) -> None:
         names = ", ".join(columns)
-        if len(rows) < COPY_THRESHOLD:
+        if len(rows) < COPY_THRESHOLD or self._pipelined:
             values = f"VALUES ({','.join(['%s'] * len(columns))})"
             statement = _upsert_statement(table, columns, conflict, update, values)
             self._cursor.executemany(statement, rows)
