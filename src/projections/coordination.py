@@ -15,6 +15,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +27,11 @@ log = logging.getLogger("complaints.projections")
 
 # An arbitrary constant that names "the projection worker" among advisory locks.
 ADVISORY_LOCK_KEY = 0x436F6D706C61  # "Compla"
+# The leader's session is checked at most this often, not before every batch: a round trip
+# per batch is a share of a fresh read model's delay under load. A session lost in between
+# is found by the next check (or the next wait); meanwhile a second runner may have started,
+# which costs work and no harm: each batch claims its positions (`claim_tracking`).
+LEAD_CHECK_SECONDS = 1.0
 
 
 class SQLiteCoordinator(Coordinator):
@@ -67,6 +73,7 @@ class PostgresCoordinator(Coordinator):
         self.channel = channel
         self._connection: psycopg.Connection[Any] | None = None
         self._leading = False
+        self._checked_at = 0.0  # when the session holding the lock was last seen alive
 
     def _connect(self) -> psycopg.Connection[Any]:
         if self._connection is None or self._connection.closed:
@@ -85,8 +92,9 @@ class PostgresCoordinator(Coordinator):
                 self._leading = bool(row and row[0])
                 if self._leading:
                     log.info("projecting in process %d (advisory lock held)", os.getpid())
-            else:
+            elif time.monotonic() - self._checked_at >= LEAD_CHECK_SECONDS:
                 connection.execute("SELECT 1")  # the lock lives as long as this session
+            self._checked_at = time.monotonic()
         except psycopg.Error:
             self._drop()
         return self._leading
