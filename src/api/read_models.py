@@ -8,6 +8,7 @@ import time
 from datetime import date
 from typing import Any, Literal
 
+from api.answers import Answers
 from api.settings import Settings
 from domain.service import Complaints
 from projections.case_list.projection import CaseList
@@ -26,7 +27,7 @@ from projections.early_warning import EarlyWarning
 from projections.learning import LearningStatistics
 from projections.retention import RetentionSchedule, due_page
 from projections.runner import Coordinator, ProjectionRunner, stored_failures
-from projections.store import ReadStore
+from projections.store import Cursor, ReadStore
 from projections.timeliness import TimelinessStatistics
 
 log = logging.getLogger("complaints.projections")
@@ -82,6 +83,7 @@ class ReadModels:
             [self.case_list, self.learning, self.timeliness, self.retention, self.early_warning],
         )
         self.runner.setup()
+        self.answers = Answers(self.store)
         self._settings = settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -124,26 +126,34 @@ class ReadModels:
     # ---- queries: what the routes read, each in one snapshot of the read store -------------
 
     def case_page(
-        self, filters: CaseFilter, *, limit: int, after: str | None, today: date
+        self,
+        filters: CaseFilter,
+        *,
+        limit: int,
+        after: str | None,
+        today: date,
+        at: int | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the case list, newest first (InvalidCursorError for a foreign cursor),
-        each row with its status as of `today` and its due dates under the limits now."""
-        with self.store.reading() as db:
-            rows, next_cursor = page(
-                db,
-                self.case_list.table["case_list"],
-                filters,
-                limit=limit,
-                after=after,
-                today=today,
-            )
-        for row in rows:
-            row["first_contact_due"] = due(row["lodged_on"], self.limits.first_contact_days)
-            row["resolution_due"] = due(row["lodged_on"], self.limits.resolution_days)
-            every = self.limits.update_every_days
-            row["next_update_due"] = next_update_due(row, row["status"], every)
-            del row["update_from_on"]  # what the due day counts from; the day itself is shown
-        return rows, next_cursor
+        each row with its status as of `today` and its due dates under the limits now; the
+        one kept for position `at` if there is one (`api.answers`)."""
+
+        def query(db: Cursor) -> tuple[list[dict[str, Any]], str | None]:
+            table = self.case_list.table["case_list"]
+            rows, next_cursor = page(db, table, filters, limit=limit, after=after, today=today)
+            for row in rows:
+                row["first_contact_due"] = due(row["lodged_on"], self.limits.first_contact_days)
+                row["resolution_due"] = due(row["lodged_on"], self.limits.resolution_days)
+                every = self.limits.update_every_days
+                row["next_update_due"] = next_update_due(row, row["status"], every)
+                del row["update_from_on"]  # what the due day counts from; the day itself is shown
+            return rows, next_cursor
+
+        key = ("case_page", filters, limit, after, today)
+        answer: tuple[list[dict[str, Any]], str | None] = self.answers.answer(
+            "case_list", key, at, query
+        )
+        return answer
 
     def retention_due(
         self, *, as_of: date, years: int, limit: int, after: str | None
@@ -166,22 +176,40 @@ class ReadModels:
         with self.store.reading() as db:
             return self.early_warning.query(db, since, threshold)
 
-    def caseload(self, today: date) -> dict[str, Any]:
-        with self.store.reading() as db:
-            return caseload_summary(db, self.case_list.table["case_list"], self.limits, today)
+    def caseload(self, today: date, *, at: int | None = None) -> dict[str, Any]:
+        table = self.case_list.table["case_list"]
+        answer: dict[str, Any] = self.answers.answer(
+            "case_list",
+            ("caseload", today),
+            at,
+            lambda db: caseload_summary(db, table, self.limits, today),
+        )
+        return answer
 
-    def cases_of(self, investigator_id: str, today: date) -> list[dict[str, Any]]:
-        with self.store.reading() as db:
-            return investigator_cases(
-                db, self.case_list.table["case_list"], investigator_id, self.limits, today
-            )
+    def cases_of(
+        self, investigator_id: str, today: date, *, at: int | None = None
+    ) -> list[dict[str, Any]]:
+        table = self.case_list.table["case_list"]
+        answer: list[dict[str, Any]] = self.answers.answer(
+            "case_list",
+            ("cases_of", investigator_id, today),
+            at,
+            lambda db: investigator_cases(db, table, investigator_id, self.limits, today),
+        )
+        return answer
 
     def statistics(
-        self, name: Literal["learning", "timeliness"], period: tuple[date | None, date | None]
+        self,
+        name: Literal["learning", "timeliness"],
+        period: tuple[date | None, date | None],
+        *,
+        at: int | None = None,
     ) -> dict[str, Any]:
         projection = self.learning if name == "learning" else self.timeliness
-        with self.store.reading() as db:
-            return projection.query(db, *period)
+        answer: dict[str, Any] = self.answers.answer(
+            name, ("statistics", period), at, lambda db: projection.query(db, *period)
+        )
+        return answer
 
     def status(self, head: int) -> dict[str, Any]:
         positions = self.store.positions()

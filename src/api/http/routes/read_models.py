@@ -99,10 +99,18 @@ def request_today(request: Request) -> date:
 def caught_up(
     request: Request, response: Response, projection: str, min_position: int | None, wait: int
 ) -> ReadModels:
+    return positioned(request, response, projection, min_position, wait)[0]
+
+
+def positioned(
+    request: Request, response: Response, projection: str, min_position: int | None, wait: int
+) -> tuple[ReadModels, int]:
+    """The read models once `projection` has reached `min_position`, and the position it is
+    at, which is in `X-Projection-Position` and is what a kept answer is kept for."""
     models = _read_models(request)
     position = models.wait_for(projection, min_position, wait)
     response.headers["X-Projection-Position"] = str(position)
-    return models
+    return models, position
 
 
 @router.get(
@@ -129,7 +137,7 @@ def list_complaints(
 ) -> CaseListPage:
     view = case_list_view(principal, investigator_id)
     _check_range(lodged_from, lodged_to, ("lodged_from", "lodged_to"))
-    models = caught_up(request, response, "case_list", min_position, wait_ms)
+    models, position = positioned(request, response, "case_list", min_position, wait_ms)
     filters = CaseFilter(
         status=status,
         investigator_id=view.investigator_id,
@@ -140,7 +148,9 @@ def list_complaints(
         handling=handling,
     )
     today = request_today(request)
-    rows, next_cursor = models.case_page(filters, limit=limit, after=cursor, today=today)
+    rows, next_cursor = models.case_page(
+        filters, limit=limit, after=cursor, today=today, at=position
+    )
     items = [_case_item(row, view.anonymised) for row in rows]
     if not view.anonymised:  # investigators' names are personal data too
         record_access(request, view.principal, "read_case_list", None)
@@ -173,8 +183,8 @@ def get_caseload(
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
 ) -> Caseload:
-    models = caught_up(request, response, "case_list", min_position, wait_ms)
-    caseload = Caseload.model_validate(models.caseload(request_today(request)))
+    models, position = positioned(request, response, "case_list", min_position, wait_ms)
+    caseload = Caseload.model_validate(models.caseload(request_today(request), at=position))
     record_access(request, principal, "read_caseload", None)
     return caseload
 
@@ -196,8 +206,8 @@ def get_investigator_caseload(
     wait_ms: WaitMs = 2000,
 ) -> InvestigatorCases:
     check_caseload_reader(principal, investigator_id)
-    models = caught_up(request, response, "case_list", min_position, wait_ms)
-    cases = models.cases_of(investigator_id, request_today(request))
+    models, position = positioned(request, response, "case_list", min_position, wait_ms)
+    cases = models.cases_of(investigator_id, request_today(request), at=position)
     shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
     answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": shown})
     record_access(request, principal, "read_caseload", None)
@@ -243,8 +253,8 @@ def _statistics_route(
         wait_ms: WaitMs = 2000,
     ) -> Any:
         _check_range(lodged_from, lodged_to)
-        models = caught_up(request, response, name, min_position, wait_ms)
-        figures = models.statistics(name, (lodged_from, lodged_to))
+        models, position = positioned(request, response, name, min_position, wait_ms)
+        figures = models.statistics(name, (lodged_from, lodged_to), at=position)
         if wants_csv(request):  # Accept: text/csv
             headers = dict(response.headers)
             return PlainTextResponse(as_csv(figures), media_type="text/csv", headers=headers)
