@@ -85,6 +85,7 @@ class ProjectionRunner:
         self.failures: dict[str, Failure] = {}
         self._retrying: dict[str, _Backoff] = {}
         self._cleared: set[str] = set()
+        self._committed: dict[str, int] | None = None  # positions as this runner left them
 
     def setup(self) -> None:
         """Creates every projection's tables (idempotent); a model built under another schema
@@ -101,12 +102,16 @@ class ProjectionRunner:
         ready = [p for p in self.projections if self._ready(p, now)]
         if not ready:
             return 0
-        positions = self.store.positions()
+        # The positions this runner committed last, if it did: read again only after anything
+        # else, since a claim of positions another runner has moved fails and is read again.
+        positions = self._committed if self._committed is not None else self.store.positions()
+        self._committed = None
         start = min(positions.get(p.tracking_name, 0) for p in ready)
         notifications = self.complaints.recorder.select_notifications(
             start=start, limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
+            self._committed = positions
             return 0
         decoded = [(n.id, self._decode(n)) for n in notifications]
         if self._apply_together(ready, positions, decoded):
@@ -145,6 +150,7 @@ class ProjectionRunner:
                 return False
             self._retry_soon(ready, error)
             return True
+        self._committed = positions | dict.fromkeys(names, decoded[-1][0])
         for projection in ready:
             self._succeeded(projection)
         return True

@@ -8,6 +8,7 @@ what makes a projection exactly-once: a batch either lands with its position or 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any, Protocol
 
+import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
@@ -153,8 +155,7 @@ class ReadStore:
                 with pg.transaction():
                     yield _PostgresCursor(pg.cursor())
                 return
-            with pg.pipeline(), pg.transaction():
-                yield _PostgresCursor(pg.cursor(), pipelined=True)
+            yield from _pipelined_transaction(pg)
 
     @contextmanager
     def schema_transaction(self) -> Iterator[Cursor]:
@@ -214,6 +215,28 @@ class ReadStore:
             return self._sqlite().execute(sql, params).fetchall()
         with self._pool.connection() as pg:
             return list(pg.execute(_to_pyformat(sql), params).fetchall())
+
+
+def _pipelined_transaction(pg: Any) -> Iterator[Cursor]:
+    """BEGIN and COMMIT said in the pipeline like every other statement, not by psycopg's
+    `transaction()`, which waits for the BEGIN's answer and syncs once more before the COMMIT:
+    two round trips of a small batch's few. An error of any statement is raised by the sync
+    after the COMMIT at the latest; the server then skipped the COMMIT, and the transaction,
+    left aborted, is rolled back here."""
+    cursor = pg.cursor()
+    try:
+        with pg.pipeline() as pipeline:
+            cursor.execute("BEGIN")
+            yield _PostgresCursor(cursor, pipelined=True)
+            cursor.execute("COMMIT")
+            pipeline.sync()
+    except BaseException:
+        # A connection the error broke has no transaction left; the pool drops it. The error
+        # raised is the statement's, not the ROLLBACK's.
+        if pg.info.transaction_status in (IN_TRANSACTION, IN_ERROR):
+            with contextlib.suppress(psycopg.Error):
+                pg.execute("ROLLBACK")
+        raise
 
 
 def claim_tracking(cursor: Cursor, dialect: str, projections: Sequence[str], expected: int) -> None:

@@ -160,3 +160,61 @@ def test_one_projection_moved_on_makes_the_claim_of_all_fail(histories: str) -> 
         assert runner.failures == {}
         head = runner.complaints.head_position()
         assert runner.store.positions() == dict.fromkeys(names, head)
+
+
+def test_the_positions_are_read_again_only_when_another_writer_may_have_moved_them(
+    histories: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with runner_for(histories, batch_size=100) as runner:
+        reads: list[dict[str, int]] = []
+        read = runner.store.positions
+
+        def positions() -> dict[str, int]:
+            reads.append(read())
+            return reads[-1]
+
+        monkeypatch.setattr(runner.store, "positions", positions)
+        for _ in range(3):
+            assert runner.run_batch() == 100
+        assert len(reads) == 1  # the runner knows the positions it committed
+        # A rebuild's swap (say) moves one projection on: the claim fails, nothing is applied
+        # twice, and the positions are read again.
+        execute(
+            histories, "UPDATE projection_tracking SET position = 350 WHERE projection = 'learning'"
+        )
+        assert runner.run_batch() == 100
+        assert len(reads) == 1
+        runner.catch_up()
+        assert len(reads) >= 2
+        assert runner.failures == {}
+        head = runner.complaints.head_position()
+        assert set(runner.store.positions().values()) == {head}
+
+
+@pytest.mark.postgres
+def test_an_error_the_commit_raises_rolls_back_and_leaves_the_connection_fit(
+    postgres_url: str,
+) -> None:
+    execute(
+        postgres_url,
+        "CREATE TABLE deferred_probe (k TEXT, "
+        "CONSTRAINT one_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)",
+    )
+    store = read_store(postgres_url)
+    try:
+
+        def twice() -> None:
+            with store.transaction(pipelined=True) as cursor:
+                cursor.execute("INSERT INTO deferred_probe (k) VALUES ('a')")
+                cursor.execute("INSERT INTO deferred_probe (k) VALUES ('a')")  # refused at COMMIT
+
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            twice()
+        assert select_all(postgres_url, ["deferred_probe"])["deferred_probe"] == []
+        with store.transaction(pipelined=True) as cursor:
+            cursor.execute("INSERT INTO deferred_probe (k) VALUES ('b')")
+        with store.reading() as cursor:  # no transaction was left open on the connection
+            cursor.execute("SELECT k FROM deferred_probe")
+            assert cursor.fetchall() == [("b",)]
+    finally:
+        store.close()
