@@ -27,11 +27,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Two workers: most tests wait on PostgreSQL, fsync or a server they started, so two share the
-# machine's two cores well (13.5 minutes instead of 18 on 2026-12-07). Each test has databases
-# and ports of its own, so none depends on running alone. TEST_WORKERS=0 runs them in one process.
+# machine's two cores well (13.5 minutes instead of 18 on 2026-12-07); each test has databases
+# and ports of its own. The few that compare timings (marked `alone`) run after, by themselves:
+# a neighbour's load skews one side of a comparison. TEST_WORKERS=0 runs the rest in one process.
 TEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not alone"
+	$(BIN)/pytest -q -m alone
 
 FUZZ_EXAMPLES ?= 1000
 FUZZ_SCENARIOS ?= 500

@@ -241,6 +241,7 @@ def test_the_signature_is_compared_with_hmac_compare_digest(
     assert forged != expected
 
 
+@pytest.mark.alone
 def test_verification_time_does_not_depend_on_where_the_signature_differs() -> None:
     # Measured: the two medians agree within 0.5% here; 10% is generous. A shared machine can
     # still disturb one measurement, so it gets three: a real leak is outside every time.
@@ -252,6 +253,7 @@ def test_verification_time_does_not_depend_on_where_the_signature_differs() -> N
     assert 0.9 < ratios[-1] < 1.1, f"last-byte forgeries take {ratios}x as long as first-byte ones"
 
 
+@pytest.mark.alone
 def test_the_timing_measurement_can_see_an_early_exit_comparison(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
