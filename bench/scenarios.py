@@ -226,20 +226,40 @@ def load(
     return result
 
 
+FRESH_MODELS = "SELECT min(position) FROM projection_tracking WHERE projection IN " + (
+    "('case_list', 'learning', 'timeliness')"
+)
+
+
+def caught_up(url: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Waits until the read models have processed every event written so far: P3 measures a
+    command's delay under its own load, not the backlog an earlier run (P1's) left behind."""
+    started = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as connection:
+        head_row = connection.execute("SELECT max(notification_id) FROM complaints_events")
+        head = int((head_row.fetchone() or [0])[0] or 0)
+        while True:
+            row = connection.execute(FRESH_MODELS).fetchone()
+            position = int(row[0] or 0) if row else 0
+            if position >= head or time.monotonic() - started > timeout:
+                break
+            time.sleep(0.05)
+    return {"backlog": head - position, "waited_s": time.monotonic() - started}
+
+
 def freshness(
     server: Server, url: str, token: str, seconds: float, rate: int = 200
 ) -> dict[str, Any]:
-    """P3: time from a lodging's 2xx to the read models reporting its position."""
+    """P3: time from a lodging's 2xx to the read models reporting its position, starting with
+    the read models caught up."""
     seen: list[tuple[float, int]] = []
     stop = threading.Event()
+    before = caught_up(url)
 
     def watch() -> None:
         with psycopg.connect(url, autocommit=True) as connection:
             while not stop.is_set():
-                row = connection.execute(
-                    "SELECT min(position) FROM projection_tracking "
-                    "WHERE projection IN ('case_list', 'learning', 'timeliness')"
-                ).fetchone()
+                row = connection.execute(FRESH_MODELS).fetchone()
                 seen.append((time.monotonic(), int(row[0] or 0) if row else 0))
                 time.sleep(0.002)
 
@@ -272,6 +292,7 @@ def freshness(
     watcher.join()
     delays = _delays(acknowledged, seen)
     return {
+        "caught_up_before": before,
         "acknowledged": len(acknowledged),
         "statuses": dict(sorted(statuses.items())),
         "measured": len(delays),
