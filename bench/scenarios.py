@@ -244,7 +244,7 @@ def caught_up(url: str, timeout: float = 120.0) -> dict[str, Any]:
             if position >= head or time.monotonic() - started > timeout:
                 break
             time.sleep(0.05)
-    return {"backlog": head - position, "waited_s": time.monotonic() - started}
+    return {"backlog": max(0, head - position), "waited_s": time.monotonic() - started}
 
 
 def freshness(
