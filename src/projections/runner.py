@@ -102,8 +102,7 @@ class ProjectionRunner:
         ready = [p for p in self.projections if self._ready(p, now)]
         if not ready:
             return 0
-        # The positions this runner committed last, if it did: read again only after anything
-        # else, since a claim of positions another runner has moved fails and is read again.
+        # As this runner committed them, else read: a claim of positions moved by another fails.
         positions = self._committed if self._committed is not None else self.store.positions()
         self._committed = None
         start = min(positions.get(p.tracking_name, 0) for p in ready)
@@ -360,9 +359,7 @@ def _pause_after(error: Exception, previous: float | None) -> float:
 
 
 def _pipelined(events: list[Complaint.Event]) -> bool:
-    """Whether a batch goes in a pipeline (`ReadStore.transaction`): the small ones of a runner
-    following the log, where round trips are the cost; not a catch-up's large ones, where the
-    COPY a pipeline does not allow is."""
+    """Small batches (following the log) pipelined; large ones (catching up) COPY instead."""
     return len(events) < PIPELINED_BELOW
 
 
