@@ -227,6 +227,17 @@ def test_every_refusal_is_the_same_404(client: TestClient) -> None:
     assert status_page(client, reference, code).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/status/AB%0ACD", "/no-such-page"])
+def test_a_path_no_route_serves_is_refused_and_kept_by_no_cache(
+    client: TestClient, path: str
+) -> None:
+    # Found by the contract fuzzer: a newline in the reference matched no route, and the 404
+    # lacked the `Cache-Control: no-store` the status page documents for every answer.
+    response = client.get(path, headers={"X-Access-Code": "ABCD-EFGH-JKMN"})
+    assert_problem(response, 404, "not-found")
+    assert response.headers["cache-control"] == "no-store"
+
+
 @pytest.mark.parametrize(
     "typed",
     [

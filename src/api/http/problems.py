@@ -253,6 +253,9 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     slug, title = _HTTP_PROBLEMS.get(error.status_code, ("http-error", str(error.detail)))
     headers = dict(error.headers or {})
+    # Kept by no cache on the way, like every answer under /status: a reference that no route
+    # can match (a newline in it, an extra segment) is refused here, not by the status page.
+    headers.setdefault("Cache-Control", "no-store")
     detail = str(error.detail)
     if error.status_code == 405:
         # Starlette's own Allow stands for the routes outside our routers (the docs pages).
