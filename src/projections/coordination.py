@@ -92,9 +92,10 @@ class PostgresCoordinator(Coordinator):
                 self._leading = bool(row and row[0])
                 if self._leading:
                     log.info("projecting in process %d (advisory lock held)", os.getpid())
+                self._checked_at = time.monotonic()
             elif time.monotonic() - self._checked_at >= LEAD_CHECK_SECONDS:
                 connection.execute("SELECT 1")  # the lock lives as long as this session
-            self._checked_at = time.monotonic()
+                self._checked_at = time.monotonic()
         except psycopg.Error:
             self._drop()
         return self._leading
