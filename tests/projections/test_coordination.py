@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -71,7 +73,11 @@ def test_a_second_coordinator_does_not_lead_while_the_first_holds_the_lock(
     try:
         assert first.lead()
         assert not second.lead()
-        first.close()  # gives up the lead: the server frees the lock with the session
+        first.close()  # gives up the lead: the server frees the lock once the session ends,
+        # which it does a moment after the client has closed it
+        deadline = time.monotonic() + 10
+        while not second.lead() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert second.lead()
     finally:
         first.close()
