@@ -32,8 +32,10 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("saving: encoding and encrypting", ("to_stored_event",)),
     ("saving: writing (group commit)", ("insert_events",)),
     ("deciding (the aggregate)", ("Complaint.decide",)),
-    ("building the answer", ("command_result_out", "complaint_fields", "_respond")),
+    ("building the answer", ("command_result_out", "complaint_fields", "_respond", "_out (")),
     ("authenticating", ("authenticate",)),
+    ("recording the access (reads)", ("record_access", "AccessLog._write")),
+    ("FastAPI: checking the answer against its model", ("serialize_response",)),
     ("FastAPI: dependencies and body", ("solve_dependencies", "request_body_to_args")),
     ("metrics and the access line", ("RequestObserver._observe",)),
     ("handing over to the thread pool", ("run_sync_in_worker_thread", "Queue.put", "Queue.get")),
@@ -61,14 +63,20 @@ def grouped(raw: Path) -> tuple[int, collections.Counter[str], collections.Count
     return total, groups, functions
 
 
-def profile(seconds: float, out: Path) -> Path:
+def profile(seconds: float, out: Path, workload: str = "contact") -> Path:
     url = create_database("profile")
     secret = secrets.token_urlsafe(32)
     token = tokens(secret)
     server = s.Server(url, secret)
-    raw = out / "profile-P1.txt"
+    raw = out / ("profile-P1.txt" if workload == "contact" else "profile-P4.txt")
     try:
-        targets = s.assigned_complaints(server, url, token["supervisor"])
+        if workload == "contact":
+            targets = s.assigned_complaints(server, url, token["supervisor"])
+            paths = [f"/complaints/{i}/contacts" for i in targets]
+            method, body = "POST", {"method": "phone", "summary": "Called back."}
+        else:  # P4's: one complaint of 20 events, read over and over
+            paths = [f"/complaints/{s.long_complaint(server, token['supervisor'])}"]
+            method, body = "GET", None
         worker = children(server.api.pid)[-1]
         spy = str(Path(sys.executable).parent / "py-spy")  # installed with the test extras
         command = [spy, "record", "--pid", str(worker), "--duration", str(int(seconds))]
@@ -79,14 +87,13 @@ def profile(seconds: float, out: Path) -> Path:
             kwargs={"check": True, "capture_output": True},
         )
         sampler.start()
-        paths = [f"/complaints/{i}/contacts" for i in targets]
-        body = {"method": "phone", "summary": "Called back."}
         result = s.load(
-            server, "/complaints", token["supervisor"], seconds + 1, method="POST", body=body,
+            server, "/complaints", token["supervisor"], seconds + 1, method=method, body=body,
             paths=paths,
         )  # fmt: skip
         sampler.join()
-        print(f"P1 while sampled: {result.per_second:.0f} requests/s, statuses {result.statuses}")
+        rate = f"{result.per_second:.0f} requests/s"
+        print(f"{workload} while sampled: {rate}, statuses {result.statuses}")
     finally:
         server.close()
         drop_database(url)
@@ -109,8 +116,12 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--report", type=Path, help="only group an earlier raw profile")
+    parser.add_argument(
+        "--workload", choices=["contact", "complaint"], default="contact",
+        help="P1's contacts (default) or P4's reads of one complaint of 20 events",
+    )  # fmt: skip
     args = parser.parse_args()
-    raw = args.report or profile(args.seconds, args.out)
+    raw = args.report or profile(args.seconds, args.out, args.workload)
     report(raw, args.top)
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Request, status
 from fastapi.openapi.models import Example
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.eventstore.idempotency import Completion, request_hash
@@ -23,6 +23,7 @@ from api.http.auth import Principal, Role
 from api.http.deps import ComplaintsDep, ExpectedVersionDep, IdempotencyKeyDep, role
 from api.http.permissions import sees_personal_data
 from api.http.problems import PROBLEM_MEDIA_TYPE, domain_problem, problem_responses
+from api.http.responses import json_answer
 from api.http.schemas import CommandResultOut, LodgedOut, command_result_out, complaint_fields
 from domain.errors import DomainError
 from domain.service import Recorded
@@ -118,8 +119,7 @@ def _respond(
             personal=personal,
             update_every_days=request.app.state.complaints.update_every_days,
         )
-    body = result.model_dump(mode="json")
-    return JSONResponse(body, status_code=status_code, headers=headers)
+    return json_answer(result, status_code=status_code, headers=headers)
 
 
 def _keyed_commands(request: Request) -> KeyedCommands:

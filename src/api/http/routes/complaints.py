@@ -14,6 +14,7 @@ from api.http.deps import ComplaintsDep
 from api.http.openapi import ETAG, LOCATION
 from api.http.permissions import Moment, Reader, moment_for, sees_personal_data
 from api.http.problems import problem_responses
+from api.http.responses import json_answer
 from api.http.routes.audit import record_access
 from api.http.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
 
@@ -63,7 +64,7 @@ def get_complaint(
     as_of: Annotated[
         AwareDatetime | None, Query(description="Auditors: the state at this recorded instant")
     ] = None,
-) -> ComplaintOut:
+) -> Response:
     moment = moment_for(principal, as_of_version, as_of)
     if moment.at is not None:
         complaint = complaints.get_complaint_as_of(complaint_id, moment.at)
@@ -72,11 +73,12 @@ def get_complaint(
     response.headers["ETag"] = f'"{complaint.version}"'
     action = "read_complaint" if moment == Moment() else "read_complaint_as_of"
     record_access(request, principal, action, complaint_id)
-    return complaint_out(
+    answer = complaint_out(
         complaint,
         personal=sees_personal_data(principal, complaint.restricted is not None),
         update_every_days=complaints.update_every_days,
     )
+    return json_answer(answer, response)
 
 
 @router.get(
@@ -87,10 +89,10 @@ def get_complaint(
 )
 def get_history(
     complaint_id: UUID, request: Request, principal: Reader, complaints: ComplaintsDep
-) -> HistoryOut:
+) -> Response:
     # Restricted now means hidden in every past event too: restriction is about use, not time.
     entries, restricted = complaints.read_history(complaint_id)
     personal = sees_personal_data(principal, restricted)
     history = history_out(complaint_id, entries, personal=personal)
     record_access(request, principal, "read_history", complaint_id)
-    return history
+    return json_answer(history)

@@ -31,6 +31,7 @@ from api.http.read_schemas import (
     OpenCase,
     TimelinessStatisticsOut,
 )
+from api.http.responses import json_answer
 from api.http.routes.audit import record_access
 from api.read_models import ReadModels
 from domain.rules import local_date
@@ -134,7 +135,7 @@ def list_complaints(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
-) -> CaseListPage:
+) -> Response:
     view = case_list_view(principal, investigator_id)
     _check_range(lodged_from, lodged_to, ("lodged_from", "lodged_to"))
     models, position = positioned(request, response, "case_list", min_position, wait_ms)
@@ -154,7 +155,7 @@ def list_complaints(
     items = [_case_item(row, view.anonymised) for row in rows]
     if not view.anonymised:  # investigators' names are personal data too
         record_access(request, view.principal, "read_case_list", None)
-    return CaseListPage(items=items, next_cursor=next_cursor)
+    return json_answer(CaseListPage(items=items, next_cursor=next_cursor), response)
 
 
 def _case_item(row: dict[str, Any], anonymised: bool) -> CaseListItem:
@@ -182,11 +183,11 @@ def get_caseload(
     principal: Supervisor,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
-) -> Caseload:
+) -> Response:
     models, position = positioned(request, response, "case_list", min_position, wait_ms)
     caseload = Caseload.model_validate(models.caseload(request_today(request), at=position))
     record_access(request, principal, "read_caseload", None)
-    return caseload
+    return json_answer(caseload, response)
 
 
 @router.get(
@@ -204,14 +205,14 @@ def get_investigator_caseload(
     principal: Caseworker,
     min_position: MinPosition = None,
     wait_ms: WaitMs = 2000,
-) -> InvestigatorCases:
+) -> Response:
     check_caseload_reader(principal, investigator_id)
     models, position = positioned(request, response, "case_list", min_position, wait_ms)
     cases = models.cases_of(investigator_id, request_today(request), at=position)
     shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
     answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": shown})
     record_access(request, principal, "read_caseload", None)
-    return answer
+    return json_answer(answer, response)
 
 
 def _check_range(
@@ -251,14 +252,15 @@ def _statistics_route(
         lodged_to: To = None,
         min_position: MinPosition = None,
         wait_ms: WaitMs = 2000,
-    ) -> Any:
+    ) -> Response:
         _check_range(lodged_from, lodged_to)
         models, position = positioned(request, response, name, min_position, wait_ms)
         figures = models.statistics(name, (lodged_from, lodged_to), at=position)
         if wants_csv(request):  # Accept: text/csv
             headers = dict(response.headers)
             return PlainTextResponse(as_csv(figures), media_type="text/csv", headers=headers)
-        return model.model_validate({"from": lodged_from, "to": lodged_to, **figures})
+        answer = model.model_validate({"from": lodged_from, "to": lodged_to, **figures})
+        return json_answer(answer, response)
 
     # The function's name is the OpenAPI operationId's stem, which generated clients rely on.
     endpoint.__name__ = endpoint.__qualname__ = f"{name}_statistics"
