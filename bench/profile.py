@@ -63,20 +63,27 @@ def grouped(raw: Path) -> tuple[int, collections.Counter[str], collections.Count
     return total, groups, functions
 
 
+# Each workload and the figure of `bench/run.py` whose load it is.
+WORKLOADS = {"contact": "P1", "complaint": "P4", "case-list": "P5"}
+
+
 def profile(seconds: float, out: Path, workload: str = "contact") -> Path:
     url = create_database("profile")
     secret = secrets.token_urlsafe(32)
     token = tokens(secret)
     server = s.Server(url, secret)
-    raw = out / ("profile-P1.txt" if workload == "contact" else "profile-P4.txt")
+    raw = out / f"profile-{WORKLOADS[workload]}.txt"
     try:
+        method, body = "GET", None
         if workload == "contact":
             targets = s.assigned_complaints(server, url, token["supervisor"])
             paths = [f"/complaints/{i}/contacts" for i in targets]
             method, body = "POST", {"method": "phone", "summary": "Called back."}
-        else:  # P4's: one complaint of 20 events, read over and over
+        elif workload == "complaint":  # one complaint of 20 events, read over and over
             paths = [f"/complaints/{s.long_complaint(server, token['supervisor'])}"]
-            method, body = "GET", None
+        else:  # P5's first page of the case list, with nothing written meanwhile
+            s.assigned_complaints(server, url, token["supervisor"])
+            paths = ["/complaints"]
         worker = children(server.api.pid)[-1]
         spy = str(Path(sys.executable).parent / "py-spy")  # installed with the test extras
         command = [spy, "record", "--pid", str(worker), "--duration", str(int(seconds))]
@@ -117,8 +124,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--report", type=Path, help="only group an earlier raw profile")
     parser.add_argument(
-        "--workload", choices=["contact", "complaint"], default="contact",
-        help="P1's contacts (default) or P4's reads of one complaint of 20 events",
+        "--workload", choices=list(WORKLOADS), default="contact",
+        help="P1's contacts (default), P4's reads of one complaint of 20 events or P5's "
+        "case list",
     )  # fmt: skip
     args = parser.parse_args()
     raw = args.report or profile(args.seconds, args.out, args.workload)

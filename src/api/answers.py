@@ -22,6 +22,7 @@ from typing import Any
 from projections.store import Cursor, ReadStore
 
 KEPT = 64  # answers kept per process: a dashboard's handful of queries, many times over
+_NONE = object()  # no answer kept (None may be an answer)
 
 
 class Answers:
@@ -43,11 +44,8 @@ class Answers:
                 found = query(cursor)
             self._count_read()
             return found
-        with self._lock:
-            kept = self._answers.get((projection, key))
-            if kept is not None and kept[0] == at:
-                self._answers.move_to_end((projection, key))
-                return kept[1]
+        if (kept := self._kept(projection, key, at)) is not _NONE:
+            return kept
         with self.store.reading() as cursor:
             position = _position(cursor, projection)
             found = query(cursor)
@@ -56,6 +54,23 @@ class Answers:
         # between the caller's reading of its position and this snapshot.
         self._keep(projection, key, position, found)
         return found
+
+    def derived(self, projection: str, key: Hashable, at: int, make: Callable[[], Any]) -> Any:
+        """`make()`, an answer made from `projection`'s answers at position `at` (a route's
+        JSON, say), kept for `at` like them: so a kept answer is not shaped again either."""
+        if (kept := self._kept(projection, key, at)) is not _NONE:
+            return kept
+        found = make()
+        self._keep(projection, key, at, found)
+        return found
+
+    def _kept(self, projection: str, key: Hashable, at: int) -> Any:
+        with self._lock:
+            kept = self._answers.get((projection, key))
+            if kept is None or kept[0] != at:
+                return _NONE
+            self._answers.move_to_end((projection, key))
+            return kept[1]
 
     def _count_read(self) -> None:
         with self._lock:

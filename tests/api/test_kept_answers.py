@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.answers import Answers
+from api.http.responses import json_of
+from api.http.routes import read_models as read_models_routes
 from projections.store import Cursor, ReadStore
 from tests.projections.tables import execute, read_store
 from tests.support import ANALYST, SUPERVISOR, MovableClock, lodge
@@ -55,6 +57,37 @@ def test_an_answer_is_read_once_per_position_and_a_new_event_is_seen_at_once(
         assert after.json()["total"] == before.json()["total"] + 1
     if path == "/complaints":
         assert len(after.json()["items"]) == len(before.json()["items"]) + 1
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/statistics/learning", ANALYST),
+        ("/statistics/timeliness", ANALYST),
+        ("/caseload", SUPERVISOR),
+        ("/caseload/inv-1", SUPERVISOR),
+        ("/complaints", ANALYST),
+        ("/complaints", SUPERVISOR),
+    ],
+)
+def test_a_kept_answers_json_is_kept_with_it_and_made_again_at_a_new_position(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, path: str, headers: dict[str, str]
+) -> None:
+    made: list[bytes] = []
+
+    def counted(answer: Any) -> bytes:
+        made.append(json_of(answer))
+        return made[-1]
+
+    monkeypatch.setattr(read_models_routes, "json_of", counted)
+    first = lodge(client)["position"]
+    before = get(client, path, first, headers)
+    again = get(client, path, first, headers)
+    assert again.content == before.content == made[0]
+    assert len(made) == 1  # the kept JSON itself, not shaped again
+    after = get(client, path, lodge(client)["position"], headers)
+    assert len(made) == 2
+    assert after.content == made[1]
 
 
 def test_a_caseload_kept_today_is_judged_again_tomorrow(
@@ -135,6 +168,27 @@ def test_only_the_newest_positions_answers_are_kept(database_url: str, store: Re
     answers.answer("probe", "count", None, count)  # no position: read, never kept
     assert len(answers) == 1
     assert answers.reads == 4
+
+
+def test_an_answer_derived_at_a_position_is_kept_for_it_alone(
+    database_url: str, store: ReadStore
+) -> None:
+    answers = Answers(store)
+    made: list[int] = []
+
+    def make() -> int:
+        made.append(answers.answer("probe", "count", 5, count))
+        return len(made)
+
+    assert answers.derived("probe", "shaped", 5, make) == 1
+    assert answers.derived("probe", "shaped", 5, make) == 1  # kept
+    assert answers.reads == 1
+    at(database_url, 6)
+    answers.answer("probe", "count", 6, count)  # the model moved on: what was kept at 5 goes
+    assert answers.derived("probe", "shaped", 5, make) == 2  # made again, and not kept for 5
+    assert answers.derived("probe", "shaped", 5, make) == 3
+    assert answers.derived("probe", "shaped", 6, make) == 4
+    assert answers.derived("probe", "shaped", 6, make) == 4
 
 
 def test_no_more_answers_are_kept_than_allowed(store: ReadStore) -> None:

@@ -16,15 +16,20 @@ JSON = "application/json"
 
 
 def json_answer(
-    answer: BaseModel,
+    answer: BaseModel | bytes,
     response: Response | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """`answer`'s JSON (by alias, as FastAPI writes it), with `headers` and those a route set on
-    its `response` parameter, which FastAPI adds only to answers it builds itself."""
-    body = answer.model_dump_json(by_alias=True)
+    """`answer`'s JSON (by alias, as FastAPI writes it; bytes are taken as its JSON already), with
+    `headers` and those a route set on its `response` parameter, which FastAPI adds only to
+    answers it builds itself."""
+    body = answer if isinstance(answer, bytes) else json_of(answer)
     out = Response(body, status_code=status_code, headers=headers, media_type=JSON)
     if response is not None:
         out.headers.raw.extend(response.headers.raw)
     return out
+
+
+def json_of(answer: BaseModel) -> bytes:
+    return answer.__pydantic_serializer__.to_json(answer, by_alias=True)

@@ -31,7 +31,7 @@ from api.http.read_schemas import (
     OpenCase,
     TimelinessStatisticsOut,
 )
-from api.http.responses import json_answer
+from api.http.responses import json_answer, json_of
 from api.http.routes.audit import record_access
 from api.read_models import ReadModels
 from domain.rules import local_date
@@ -149,13 +149,19 @@ def list_complaints(
         handling=handling,
     )
     today = request_today(request)
-    rows, next_cursor = models.case_page(
-        filters, limit=limit, after=cursor, today=today, at=position
-    )
-    items = [_case_item(row, view.anonymised) for row in rows]
+
+    def page_json() -> bytes:
+        rows, next_cursor = models.case_page(
+            filters, limit=limit, after=cursor, today=today, at=position
+        )
+        items = [_case_item(row, view.anonymised) for row in rows]
+        return json_of(CaseListPage(items=items, next_cursor=next_cursor))
+
+    key = ("case_page_json", filters, limit, cursor, today, view.anonymised)
+    body = models.answers.derived("case_list", key, position, page_json)
     if not view.anonymised:  # investigators' names are personal data too
         record_access(request, view.principal, "read_case_list", None)
-    return json_answer(CaseListPage(items=items, next_cursor=next_cursor), response)
+    return json_answer(body, response)
 
 
 def _case_item(row: dict[str, Any], anonymised: bool) -> CaseListItem:
@@ -185,9 +191,14 @@ def get_caseload(
     wait_ms: WaitMs = 2000,
 ) -> Response:
     models, position = positioned(request, response, "case_list", min_position, wait_ms)
-    caseload = Caseload.model_validate(models.caseload(request_today(request), at=position))
+    today = request_today(request)
+
+    def caseload_json() -> bytes:
+        return json_of(Caseload.model_validate(models.caseload(today, at=position)))
+
+    body = models.answers.derived("case_list", ("caseload_json", today), position, caseload_json)
     record_access(request, principal, "read_caseload", None)
-    return json_answer(caseload, response)
+    return json_answer(body, response)
 
 
 @router.get(
@@ -208,11 +219,18 @@ def get_investigator_caseload(
 ) -> Response:
     check_caseload_reader(principal, investigator_id)
     models, position = positioned(request, response, "case_list", min_position, wait_ms)
-    cases = models.cases_of(investigator_id, request_today(request), at=position)
-    shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
-    answer = InvestigatorCases.model_validate({"investigator_id": investigator_id, "cases": shown})
+    today = request_today(request)
+
+    def cases_json() -> bytes:
+        cases = models.cases_of(investigator_id, today, at=position)
+        shown = [{field: case[field] for field in OpenCase.model_fields} for case in cases]
+        answer = {"investigator_id": investigator_id, "cases": shown}
+        return json_of(InvestigatorCases.model_validate(answer))
+
+    key = ("cases_of_json", investigator_id, today)
+    body = models.answers.derived("case_list", key, position, cases_json)
     record_access(request, principal, "read_caseload", None)
-    return json_answer(answer, response)
+    return json_answer(body, response)
 
 
 def _check_range(
@@ -255,12 +273,18 @@ def _statistics_route(
     ) -> Response:
         _check_range(lodged_from, lodged_to)
         models, position = positioned(request, response, name, min_position, wait_ms)
-        figures = models.statistics(name, (lodged_from, lodged_to), at=position)
+        period = (lodged_from, lodged_to)
         if wants_csv(request):  # Accept: text/csv
+            figures = models.statistics(name, period, at=position)
             headers = dict(response.headers)
             return PlainTextResponse(as_csv(figures), media_type="text/csv", headers=headers)
-        answer = model.model_validate({"from": lodged_from, "to": lodged_to, **figures})
-        return json_answer(answer, response)
+
+        def figures_json() -> bytes:
+            figures = models.statistics(name, period, at=position)
+            return json_of(model.model_validate({"from": lodged_from, "to": lodged_to, **figures}))
+
+        body = models.answers.derived(name, ("statistics_json", period), position, figures_json)
+        return json_answer(body, response)
 
     # The function's name is the OpenAPI operationId's stem, which generated clients rely on.
     endpoint.__name__ = endpoint.__qualname__ = f"{name}_statistics"
