@@ -17,13 +17,13 @@ error and, with an idempotency key, can retry safely.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from api.eventstore.chaining import Head, chain, complaint_ids
 from api.eventstore.group_commit import GroupCommit, Save
@@ -55,6 +55,12 @@ def _accept(
         written.append(save)
         hashes.extend(chained)
     return written, hashes
+
+
+def rendered(statement: Composable) -> Composed:
+    """The statement as plain SQL text (identifiers quoted once and for all)."""
+    text: Any = statement.as_string()  # psycopg's own quoting of our names: no outside input
+    return Composed([SQL(text)])
 
 
 def _once(method: Any) -> Any:
@@ -100,7 +106,14 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        table = Identifier(self.datastore.schema, self.events_table_name)
+        # psycopg renders a composed statement's identifiers at every execution, a libpq
+        # escape each: the statements run per request are rendered once, here, as plain SQL.
+        self.select_events_statement = rendered(self.select_events_statement)
+        self.max_notification_id_statement = rendered(self.max_notification_id_statement)
+        locks = self.lock_table_statements  # the library's: composed, each
+        self.lock_table_statements = [rendered(cast(Composable, lock)) for lock in locks]
+        self._notify = rendered(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
+        table = rendered(Identifier(self.datastore.schema, self.events_table_name))
         self.sql_create_statements.append(
             SQL(
                 "ALTER TABLE {0} ADD COLUMN IF NOT EXISTS event_hash bytea, "
@@ -142,6 +155,9 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
                     failure = error
             if failure is not None:
                 raise failure  # inside get_connection, which maps it (IntegrityError and so on)
+
+    def _notify_channel(self, curs: Any) -> None:
+        curs.execute(self._notify)
 
     def _insert_saves(self, conn: Any, saves: list[Save]) -> None:
         with conn.cursor() as cursor:
