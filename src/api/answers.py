@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from projections.store import Cursor, ReadStore
+from projections.store import Cursor, ReadStore, position_in
 
 KEPT = 64  # answers kept per process: a dashboard's handful of queries, many times over
 _NONE = object()  # no answer kept (None may be an answer)
@@ -47,7 +47,7 @@ class Answers:
         if (kept := self._kept(projection, key, at)) is not _NONE:
             return kept
         with self.store.reading() as cursor:
-            position = _position(cursor, projection)
+            position = position_in(cursor, projection)
             found = query(cursor)
         self._count_read()
         # Kept for the position the snapshot was at, which may be past `at`: the model moved on
@@ -93,9 +93,3 @@ class Answers:
 
     def __len__(self) -> int:
         return len(self._answers)
-
-
-def _position(cursor: Cursor, projection: str) -> int:
-    cursor.execute("SELECT position FROM projection_tracking WHERE projection = ?", (projection,))
-    row = cursor.fetchone()
-    return int(row[0]) if row else 0

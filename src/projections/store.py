@@ -71,6 +71,9 @@ SCHEMA_DDL = (
 )
 
 
+POSITION = "SELECT position FROM projection_tracking WHERE projection = ?"
+
+
 @cache
 def _to_pyformat(statement: str) -> str:
     # Our statements never hold a literal `?` or `%`, so this rewrite is safe.
@@ -202,9 +205,7 @@ class ReadStore:
         return {name: int(position) for name, position in rows}
 
     def position(self, projection: str) -> int:
-        rows = self.fetch(
-            "SELECT position FROM projection_tracking WHERE projection = ?", (projection,)
-        )
+        rows = self.fetch(POSITION, (projection,))
         return int(rows[0][0]) if rows else 0
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -237,6 +238,13 @@ def _pipelined_transaction(pg: Any) -> Iterator[Cursor]:
             with contextlib.suppress(psycopg.Error):
                 pg.execute("ROLLBACK")
         raise
+
+
+def position_in(cursor: Cursor, projection: str) -> int:
+    """`projection`'s position as `cursor`'s snapshot sees it (0 before its first batch)."""
+    cursor.execute(POSITION, (projection,))
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def claim_tracking(cursor: Cursor, dialect: str, projections: Sequence[str], expected: int) -> None:

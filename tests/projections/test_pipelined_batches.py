@@ -107,7 +107,7 @@ def _watch(store: ReadStore, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str]
     """Notes the statements of every write transaction of `store`, and whether each was
     pipelined."""
     seen: list[str] = []
-    pipelined: list[bool] = []
+    flags: list[bool] = []
     transaction = store.transaction
 
     @contextmanager
@@ -116,7 +116,6 @@ def _watch(store: ReadStore, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str]
         with transaction(pipelined=pipelined) as cursor:
             yield _Counting(cursor, seen)
 
-    flags = pipelined
     monkeypatch.setattr(store, "transaction", counted)
     return seen, flags
 
