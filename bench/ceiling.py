@@ -23,6 +23,7 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.cli import serving
+from bench.cpu import accounted, tree
 from bench.load import as_dict, free_port, request_load, served
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +79,11 @@ def measure(seconds: float, headers: dict[str, str], workers: int = 2) -> dict[s
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + str(ROOT / "src")}
-    with served(command(port, workers), env, base + "/health/live"):
-        at_32 = request_load(base, "/health/live", seconds, headers=headers, connections=32)
+    with served(command(port, workers), env, base + "/health/live") as process:
+        at_32 = accounted(
+            {"api": tree(process.pid)},
+            lambda: request_load(base, "/health/live", seconds, headers=headers, connections=32),
+        )
         sequential = request_load(base, "/health/live", seconds, headers=headers, connections=1)
     return {
         "served_as": server_configuration(workers),

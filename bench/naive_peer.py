@@ -34,6 +34,7 @@ from pydantic import BaseModel
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.cli import serving
+from bench.cpu import accounted, named, tree
 from bench.load import as_dict, free_port, request_load, served
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,15 +153,18 @@ def measure(
         "PYTHONPATH": str(ROOT) + os.pathsep + str(ROOT / "src"),
     }
     with served(command(port, workers), env, base + "/health/live") as process:
-        contacts = request_load(
-            base,
-            "/cases",
-            seconds,
-            method="POST",
-            headers={**headers, "Content-Type": "application/json"},
-            body=CONTACT,
-            paths=[f"/cases/{case_id}/contacts" for case_id in ids],
-            connections=connections,
+        contacts = accounted(
+            {"api": tree(process.pid), "postgres": named("postgres")},
+            lambda: request_load(
+                base,
+                "/cases",
+                seconds,
+                method="POST",
+                headers={**headers, "Content-Type": "application/json"},
+                body=CONTACT,
+                paths=[f"/cases/{case_id}/contacts" for case_id in ids],
+                connections=connections,
+            ),
         )
         if any(code.startswith("5") for code in contacts.statuses):
             contacts.extra["server_log"] = process.log_tail()

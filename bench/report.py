@@ -109,3 +109,19 @@ def print_non_2xx(figures: dict[str, Any]) -> None:
             for line in run["extra"]["server_log"].splitlines()[-12:]:
                 print(f"    {line}")
     print(f"  every answer 2xx in {clean} of them")
+
+
+def print_cpu(figures: dict[str, Any]) -> None:
+    """Where the cores went in each load run: CPU per request answered, by process."""
+    print("CPU per request answered, in ms (api: the server's workers), and the cores kept busy:")
+    for name, run in load_runs(figures):
+        cpu = run.get("extra", {}).get("cpu")
+        if cpu is None:
+            continue
+        parts = [
+            f"{key.removesuffix('_ms')} {value:.2f}"
+            for key, value in cpu.items()
+            if key.endswith("_ms") and key != "total_ms"
+        ]
+        shares = ", ".join(parts)
+        print(f"  {name:<32} {cpu['total_ms']:6.2f} ({shares}); {cpu['cores_busy']:.2f} cores")

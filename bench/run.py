@@ -311,6 +311,7 @@ def main() -> None:
     report.print_ratios(results["ratios"])
     report.print_limits(results["figures"])
     report.print_non_2xx(results["figures"])
+    report.print_cpu(results["figures"])
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"{datetime.now(UTC).date()}{'' if args.mode == 'full' else '-' + args.mode}.json"
     (args.out / name).write_text(json.dumps(results, indent=2, default=str) + "\n")

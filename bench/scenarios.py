@@ -19,6 +19,7 @@ import httpx
 import psycopg
 
 from api.eventstore.keys import new_master_key_text
+from bench.cpu import accounted, named, tree
 from bench.load import (
     LoadResult,
     LoggedProcess,
@@ -211,14 +212,20 @@ def load(
 ) -> LoadResult:
     """One load run at 32 connections; `paths`: one chosen at random per request (per thread).
 
-    A 5xx is a defect, not a figure: the API's log from then on is kept with the result.
+    A 5xx is a defect, not a figure: the API's log from then on is kept with the result. The
+    CPU each request cost the API, the projection worker and PostgreSQL is in `extra["cpu"]`.
     """
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     content = json.dumps(body).encode() if body is not None else None
+    groups = {"api": tree(server.api.pid), "projector": tree(server.worker.pid)}
     try:
-        result = request_load(
-            server.base, path, seconds, method=method, headers=headers, body=content, paths=paths
-        )
+        result = accounted(
+            groups | {"postgres": named("postgres")},
+            lambda: request_load(
+                server.base, path, seconds, method=method, headers=headers, body=content,
+                paths=paths,
+            ),
+        )  # fmt: skip
     except RuntimeError as error:
         raise explained(error, server.api) from error
     if any(code.startswith("5") for code in result.statuses):

@@ -54,6 +54,22 @@ def test_bench_smoke_run_produces_every_figure_and_ratio(
     assert "raw figures:" in done.stdout
     assert_limits_measured(results, done.stdout)
     assert_statuses_counted(results, done.stdout)
+    assert_cores_accounted(results, done.stdout)
+
+
+def assert_cores_accounted(results: dict[str, Any], stdout: str) -> None:
+    """Each load run on the product and the peer says what its requests cost in CPU, by process."""
+    figures = results["figures"]
+    runs = [figures["P1"]["record_contact"], figures["P4"]["complaint"]]
+    runs += [figures["P5"]["large"]["case_list"], figures["naive_peer"]["record_contact"]]
+    assert figures["ceiling"]["at_32"]["extra"]["cpu"]["api_ms"] > 0
+    for run in runs:
+        cpu = run["extra"]["cpu"]
+        assert cpu["api_ms"] > 0, cpu  # the server's workers answered every one
+        assert cpu["total_ms"] >= cpu["api_ms"] + cpu["postgres_ms"], cpu
+        assert cpu["cores_busy"] > 0, cpu
+    assert figures["P1"]["record_contact"]["extra"]["cpu"]["postgres_ms"] > 0  # it writes
+    assert "CPU per request answered" in stdout
 
 
 def assert_limits_measured(results: dict[str, Any], stdout: str) -> None:
