@@ -12,6 +12,7 @@ from eventsourcing.postgres import PostgresDatastore
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from api import heap
 from api.eventstore.idempotency import IdempotencyKeys
 from api.eventstore.keys import (
     MASTER_SETTING,
@@ -106,7 +107,12 @@ def open_stores(settings: Settings, *, clock: Clock = utc_now) -> Stores:
         )
 
 
-def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -> FastAPI:
+def create_app(
+    settings: Settings, *, jwt_secret: str, clock: Clock = utc_now, settle_heap: bool = False
+) -> FastAPI:
+    """The HTTP app; `settle_heap` in a process that serves it alone (`api.heap`), never in one
+    that builds many apps, such as the tests', whose frozen objects would never be freed."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
@@ -128,6 +134,8 @@ def create_app(settings: Settings, *, jwt_secret: str, clock: Clock = utc_now) -
         app.state.access_log = stores.access_log
         app.state.status_attempts = stores.status_attempts
         app.state.keys = stores.keys
+        if settle_heap:  # start-up is done: what it built is never walked by the collector again
+            heap.settle()
         try:
             yield
         finally:
@@ -171,4 +179,5 @@ def create_app_from_environment() -> FastAPI:
     settings = get_settings()
     if settings.jwt_secret is None:
         raise SystemExit("COMPLAINTS_JWT_SECRET is not set")
-    return create_app(settings, jwt_secret=settings.jwt_secret.get_secret_value())
+    secret = settings.jwt_secret.get_secret_value()
+    return create_app(settings, jwt_secret=secret, settle_heap=True)

@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from api import heap
 from api.cli.keys import keys
 from api.http.auth import Role, mint_token
 from api.settings import Settings, get_settings
@@ -106,6 +107,7 @@ def project() -> None:
 
     settings = load_settings()
     stores = open_stores(settings)
+    heap.settle()
     complaints, models = stores.complaints, stores.read_models
     coordinator = build_coordinator(settings, complaints)
     stop = threading.Event()
@@ -141,6 +143,7 @@ def rebuild(
         raise typer.Exit(2)
     settings = load_settings()
     stores = open_stores(settings)
+    heap.settle()
     complaints, store = stores.complaints, stores.read_models.store
     chosen = [PROJECTIONS[name] for name in (names or PROJECTIONS)]
     head = complaints.head_position()
