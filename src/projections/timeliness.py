@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from domain.complaint import Complaint
@@ -127,9 +128,18 @@ def _measure(row: dict[str, Any], event: Complaint.Event, deltas: Counter[tuple[
 def _add(
     deltas: Counter[tuple[Any, ...]], lodged_on: str, measure: str, on: str, sign: int
 ) -> None:
+    calendar_days, working_days = _days_between(lodged_on, on)
+    deltas[(lodged_on, measure, "calendar_days", calendar_days)] += sign
+    deltas[(lodged_on, measure, "working_days", working_days)] += sign
+
+
+# A few thousand days of lodging, each measured to the few months after it: the same pairs
+# come again and again in a batch, and counting working days walks the bank holidays.
+@lru_cache(maxsize=1 << 16)
+def _days_between(lodged_on: str, on: str) -> tuple[int, int]:
+    """Calendar and working days from the lodged day to `on` (both YYYY-MM-DD)."""
     start, end = parse_day(lodged_on), parse_day(on)
-    deltas[(lodged_on, measure, "calendar_days", max((end - start).days, 0))] += sign
-    deltas[(lodged_on, measure, "working_days", working_days_between(start, end))] += sign
+    return max((end - start).days, 0), working_days_between(start, end)
 
 
 def summarise(histogram: Counter[int]) -> dict[str, float | None]:
