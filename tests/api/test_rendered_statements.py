@@ -36,4 +36,9 @@ def test_a_command_and_a_read_render_no_identifier(
         contact = {"method": "phone", "summary": "Called back."}
         command(client, complaint_id, "contacts", contact, CASEWORKER)
         assert client.get(f"/complaints/{complaint_id}", headers=AUDITOR).status_code == 200
+        # What a projection worker or a rebuild reads the log with, all day long.
+        log = client.app.state.complaints.recorder.select_notifications(  # type: ignore[attr-defined]
+            start=None, limit=10
+        )
+        assert [n.originator_version for n in log] == [1, 2, 3]
     assert rendered == []

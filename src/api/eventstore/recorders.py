@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from typing import Any, Protocol, cast
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
+from api.eventstore import notifications
 from api.eventstore.chaining import Head, chain, complaint_ids
 from api.eventstore.group_commit import GroupCommit, Save
 from api.eventstore.keys import key_table_ddl
@@ -101,7 +102,6 @@ class _Chained:
 
 class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
     select_events = _once(PostgresApplicationRecorder.select_events)
-    select_notifications = _once(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _once(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -114,6 +114,7 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
         self.lock_table_statements = [rendered(cast(Composable, lock)) for lock in locks]
         self._notify = rendered(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
         table = rendered(Identifier(self.datastore.schema, self.events_table_name))
+        self._table_name = table.as_string()
         self.sql_create_statements.append(
             SQL(
                 "ALTER TABLE {0} ADD COLUMN IF NOT EXISTS event_hash bytea, "
@@ -155,6 +156,20 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
                     failure = error
             if failure is not None:
                 raise failure  # inside get_connection, which maps it (IntegrityError and so on)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> list[Notification]:
+        return notifications.select_notifications(
+            self.datastore, self._table_name, start, limit, stop, topics,
+            inclusive_of_start=inclusive_of_start,
+        )  # fmt: skip
 
     def _notify_channel(self, curs: Any) -> None:
         curs.execute(self._notify)
