@@ -66,10 +66,9 @@ def cpu_used(groups: dict[str, Group]) -> Iterator[dict[str, float]]:
 def per_request(used: dict[str, float], requests: int, seconds: float) -> dict[str, float]:
     """Milliseconds of CPU per request answered, by group and in all, and the cores kept busy."""
     shares = {f"{name}_ms": 1000 * spent / max(requests, 1) for name, spent in used.items()}
-    total = sum(used.values())
     return shares | {
-        "total_ms": 1000 * total / max(requests, 1),
-        "cores_busy": total / seconds if seconds else 0.0,
+        "total_ms": sum(shares.values()),  # the shares' own sum, to the last digit
+        "cores_busy": sum(used.values()) / seconds if seconds else 0.0,
     }
 
 

@@ -55,6 +55,32 @@ def test_settle_freezes_what_is_alive_and_spaces_out_the_passes_yet_frees_cycles
     assert found["freed"] >= 100  # of 200 watched: passes still come
 
 
+def test_after_settle_full_passes_still_come_and_garbage_stays_bounded() -> None:
+    # Cycles that live a while (a window of 5,000 in flight, as requests are) outlive young
+    # passes: only passes over the older generations free them.
+    found = run(
+        "import gc, json\n"
+        "from api import heap\n"
+        "heap.settle()\n"
+        "full = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and info['generation'] == 2\n"
+        "                    and full.append(1))\n"
+        "class Node: pass\n"
+        "window, most, n = [], 0, 0\n"
+        "while not full and n < 8_000_000:\n"
+        "    a, b = Node(), Node()\n"
+        "    a.other, b.other = b, a\n"
+        "    window.append(a)\n"
+        "    if len(window) > 5_000: window.pop(0)\n"
+        "    if n % 100_000 == 0: most = max(most, len(gc.get_objects()))\n"
+        "    n += 1\n"
+        "print(json.dumps({'full_passes': len(full), 'cycles_made': n, 'most_tracked': most}))\n"
+    )
+    assert found["full_passes"] == 1, found  # within some 5,000,000 allocations
+    assert found["cycles_made"] < 5_000_000, found
+    assert found["most_tracked"] < 600_000, found  # 10,000 objects alive at any one time
+
+
 def test_the_served_app_settles_its_heap_once_started(tmp_path: Path) -> None:
     env = {
         "COMPLAINTS_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",

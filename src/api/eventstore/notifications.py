@@ -38,6 +38,8 @@ def select_notifications(
         conditions.append("notification_id <= %s")
         params.append(stop)
     if topics:
+        if not isinstance(topics, (tuple, list)) or not all(isinstance(t, str) for t in topics):
+            raise TypeError(f"topics must be a list or tuple of strings, not {topics!r}")
         conditions.append("topic = ANY(%s)")
         params.append(list(topics))
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
