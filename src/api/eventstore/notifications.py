@@ -10,7 +10,7 @@ once; what is returned, and for which arguments, is the library's (its conforman
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresDatastore
@@ -18,9 +18,15 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 
+class LogTable(Protocol):
+    """Where the log is: the recorder this is a method of."""
+
+    datastore: PostgresDatastore
+    quoted_table: str  # the events table's name, schema and all, quoted for SQL
+
+
 def select_notifications(
-    datastore: PostgresDatastore,
-    table: str,
+    recorder: LogTable,
     start: int | None,
     limit: int,
     stop: int | None = None,
@@ -28,7 +34,7 @@ def select_notifications(
     *,
     inclusive_of_start: bool = True,
 ) -> list[Notification]:
-    """Up to `limit` notifications of `table` (its quoted name), from `start` to `stop`."""
+    """Up to `limit` notifications of the recorder's log, from `start` to `stop`."""
     conditions: list[str] = []
     params: list[Any] = []
     if start is not None:
@@ -45,11 +51,11 @@ def select_notifications(
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     text: Any = (  # our own name, quoted by psycopg, and fixed words: no outside input
         "SELECT notification_id, originator_id, originator_version, topic, state "
-        f"FROM {table}{where} ORDER BY notification_id LIMIT %s"
+        f"FROM {recorder.quoted_table}{where} ORDER BY notification_id LIMIT %s"
     )
     params.append(limit)
     with (
-        datastore.get_connection() as connection,
+        recorder.datastore.get_connection() as connection,
         connection.cursor(row_factory=tuple_row) as cursor,
     ):
         cursor.execute(SQL(text), params, prepare=True)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, cast
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composable, Composed, Identifier
@@ -103,6 +103,7 @@ class _Chained:
 class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
     select_events = _once(PostgresApplicationRecorder.select_events)
     max_notification_id = _once(PostgresApplicationRecorder.max_notification_id)
+    select_notifications = notifications.select_notifications  # the library's, lighter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,7 +115,7 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
         self.lock_table_statements = [rendered(cast(Composable, lock)) for lock in locks]
         self._notify = rendered(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
         table = rendered(Identifier(self.datastore.schema, self.events_table_name))
-        self._table_name = table.as_string()
+        self.quoted_table = table.as_string()
         self.sql_create_statements.append(
             SQL(
                 "ALTER TABLE {0} ADD COLUMN IF NOT EXISTS event_hash bytea, "
@@ -156,20 +157,6 @@ class ChainedPostgresRecorder(_Chained, PostgresApplicationRecorder):
                     failure = error
             if failure is not None:
                 raise failure  # inside get_connection, which maps it (IntegrityError and so on)
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> list[Notification]:
-        return notifications.select_notifications(
-            self.datastore, self._table_name, start, limit, stop, topics,
-            inclusive_of_start=inclusive_of_start,
-        )  # fmt: skip
 
     def _notify_channel(self, curs: Any) -> None:
         curs.execute(self._notify)
