@@ -169,6 +169,8 @@ def create_app(
     ]
     for router in routers:
         app.include_router(router)
+    # First, so that the hot reads they serve are found before any router is asked.
+    app.router.routes[:0] = complaints.PLAIN_ROUTES
     app.state.methods = index_methods(routers)
     return app
 

@@ -33,8 +33,12 @@ async def get_principal(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    authorization = request.headers.get("authorization")
-    principal = authenticate(authorization, request.app.state.jwt_secret)
+    return caller(request)
+
+
+def caller(request: Request) -> Principal:
+    """Who sent the request, from its bearer token; kept on the request for the access line."""
+    principal = authenticate(request.headers.get("authorization"), request.app.state.jwt_secret)
     request.state.principal = principal
     return principal
 

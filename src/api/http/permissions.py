@@ -16,7 +16,8 @@ from api.http.auth import Principal, Role
 from api.http.deps import role
 from api.http.problems import FieldError, ProblemError
 
-Reader = Annotated[Principal, role(Role.CASEWORKER, Role.AUDITOR, Role.RECORDS_MANAGER)]
+READERS = (Role.CASEWORKER, Role.AUDITOR, Role.RECORDS_MANAGER)
+Reader = Annotated[Principal, role(*READERS)]
 Lister = Annotated[Principal, role(Role.CASEWORKER, Role.SUPERVISOR, Role.AUDITOR, Role.ANALYST)]
 Caseworker = Annotated[Principal, role(Role.CASEWORKER)]
 

@@ -9,14 +9,18 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import ComplaintsDep
+from api.http.auth import Principal, require
+from api.http.deps import ComplaintsDep, caller
 from api.http.openapi import ETAG, LOCATION
-from api.http.permissions import Moment, Reader, moment_for, sees_personal_data
+from api.http.permissions import READERS, Moment, Reader, moment_for, sees_personal_data
+from api.http.plain_routes import UUID_TEXT, PlainRoute
 from api.http.problems import problem_responses
 from api.http.responses import json_answer
 from api.http.routes.audit import record_access
 from api.http.schemas import ComplaintOut, HistoryOut, complaint_out, history_out
+from domain.service import Complaints
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
@@ -57,7 +61,6 @@ def get_complaint(
     request: Request,
     principal: Reader,
     complaints: ComplaintsDep,
-    response: Response,
     as_of_version: Annotated[
         int | None, Query(ge=1, le=1_000_000, description="Auditors: the state after event N")
     ] = None,
@@ -66,11 +69,30 @@ def get_complaint(
     ] = None,
 ) -> Response:
     moment = moment_for(principal, as_of_version, as_of)
+    return complaint_answer(request, principal, complaints, complaint_id, moment)
+
+
+async def read_complaint_now(request: Request) -> Response:
+    """`get_complaint` with no query, by its plain route (`api.http.plain_routes`)."""
+    principal = require(caller(request), *READERS)
+    complaint_id = UUID(request.path_params["complaint_id"])
+    complaints: Complaints = request.app.state.complaints
+    return await run_in_threadpool(
+        complaint_answer, request, principal, complaints, complaint_id, Moment()
+    )
+
+
+def complaint_answer(
+    request: Request,
+    principal: Principal,
+    complaints: Complaints,
+    complaint_id: UUID,
+    moment: Moment,
+) -> Response:
     if moment.at is not None:
         complaint = complaints.get_complaint_as_of(complaint_id, moment.at)
     else:
         complaint = complaints.get_complaint(complaint_id, version=moment.version)
-    response.headers["ETag"] = f'"{complaint.version}"'
     action = "read_complaint" if moment == Moment() else "read_complaint_as_of"
     record_access(request, principal, action, complaint_id)
     answer = complaint_out(
@@ -78,7 +100,14 @@ def get_complaint(
         personal=sees_personal_data(principal, complaint.restricted is not None),
         update_every_days=complaints.update_every_days,
     )
-    return json_answer(answer, response)
+    return json_answer(answer, headers={"ETag": f'"{complaint.version}"'})
+
+
+PLAIN_ROUTES = [
+    PlainRoute(
+        "/complaints/{complaint_id}", read_complaint_now, canonical={"complaint_id": UUID_TEXT}
+    )
+]
 
 
 @router.get(
