@@ -66,6 +66,7 @@ def build_complaints(settings: Settings, *, clock: Clock = utc_now) -> Complaint
             update_every_days=settings.update_every_days,
         )
         keys.attach(complaints.recorder)
+        keys.also_forget(complaints.forget_replayed)
     datastore = getattr(complaints.recorder, "datastore", None)
     if isinstance(datastore, PostgresDatastore):
         check_when_idle(datastore.pool)

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     )
     # How long a request waits for the database before it is answered 503, in seconds.
     database_timeout: int = Field(default=5, ge=1, le=60)
+    # Complaints kept replayed per process (0: none), each brought up to date from the log on
+    # every read (`domain.replayed`): a read or a command then decodes only the events
+    # recorded since, not the complaint's whole history.
+    complaint_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
 
     @field_validator("database_url")
     @classmethod
@@ -86,6 +90,16 @@ class Settings(BaseSettings):
     @cached_property
     def eventsourcing_env(self) -> dict[str, str]:
         """The `eventsourcing` library's configuration for the event store."""
+        return {**self._store_env, **self._cache_env}
+
+    @property
+    def _cache_env(self) -> dict[str, str]:
+        if self.complaint_cache_size == 0:  # the library would read 0 as "unbounded"
+            return {}
+        return {"AGGREGATE_CACHE_MAXSIZE": str(self.complaint_cache_size)}
+
+    @property
+    def _store_env(self) -> dict[str, str]:
         if not self.is_postgres:
             path = self.sqlite_path
             return {

@@ -46,6 +46,7 @@ from domain.records import (
     erased_parts,
     is_restricted,
 )
+from domain.replayed import ReplayedComplaints
 from domain.rules import EARLIEST_RECEIPT, check_lodging, local_date
 from domain.statutory_rules import UPDATE_EVERY_DAYS
 from domain.statutory_values import ComplaintChange
@@ -130,6 +131,10 @@ class Complaints(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         return JsonMapper(transcoder=_UnusedTranscoder(), sealer=self.sealer)
+
+    def construct_repository(self) -> ReplayedComplaints:
+        cache_size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return ReplayedComplaints(self.events, cache_size=int(cache_size or 0))
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings:
@@ -278,6 +283,12 @@ class Complaints(Application[UUID]):
             raise ComplaintNotFoundError(f"No complaint has the id {complaint_id}.")
         gone = erased_parts(events)
         return [_history_entry(event, gone) for event in events], is_restricted(events)
+
+    def forget_replayed(self, complaint_id: UUID) -> None:
+        """Drops the complaint from those kept replayed (after an erasure: reads never depend
+        on it, since each brings its copy up to date, but what was erased is then no longer
+        held in this process's memory either)."""
+        cast(ReplayedComplaints, self.repository).forget(complaint_id)
 
     def find_by_reference(self, reference: str) -> UUID:
         complaint_id = complaint_id_for(reference)

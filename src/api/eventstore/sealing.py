@@ -21,7 +21,7 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -67,6 +67,7 @@ class KeyRing:
         self._pending_index: dict[str, list[tuple[str, str]]] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._also_forgotten: list[Callable[[UUID], None]] = []
         self._datastore: Any = None
         self.dialect = "sqlite"
         self._events_table = ""
@@ -265,6 +266,13 @@ class KeyRing:
     def evict(self, owner: str) -> None:
         with self._lock:
             self._cache.pop(owner, None)
+        for forget in self._also_forgotten:
+            forget(UUID(owner))
+
+    def also_forget(self, forget: Callable[[UUID], None]) -> None:
+        """Calls `forget` with each complaint whose keys are evicted, here or by a follower:
+        what else the process keeps of an erased complaint goes with them."""
+        self._also_forgotten.append(forget)
 
     def cached(self, owner: str) -> bool:
         with self._lock:

@@ -1,0 +1,179 @@
+"""Each process keeps the complaints it replayed (`COMPLAINTS_COMPLAINT_CACHE_SIZE`) and brings
+its copy up to date from the event store on every read and command: a read decodes only the
+events recorded since, answers exactly as a replay from the first event would, sees at once
+what another process recorded, and no process keeps an erased complaint once it knows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, cast
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import build_complaints, create_app
+from api.settings import Settings
+from domain import replayed
+from domain.service import Complaints
+from tests.support import (
+    AUDITOR,
+    JWT_SECRET,
+    RECORDS_MANAGER,
+    MovableClock,
+    complaint_in,
+)
+
+ERASE = {"basis": "erasure_request", "authority_ref": "DPO-17"}
+RESTRICT = {"reason": "Held for court proceedings.", "authority_ref": "CPS-2026-7"}
+
+
+@pytest.fixture
+def other_process(settings: Settings, clock: MovableClock) -> Iterator[TestClient]:
+    """A second API process on the same store (its read models left to the first)."""
+    app = create_app(
+        settings.model_copy(update={"projections": "external"}), jwt_secret=JWT_SECRET, clock=clock
+    )
+    with TestClient(app) as other:
+        yield other
+
+
+def _reads(complaints: Complaints, monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The `gt` of each read of a complaint's events from the store (None: from the first)."""
+    seen: list[int | None] = []
+    store = complaints.repository.event_store
+    original = store.get
+
+    def spying(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("gt"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "get", spying)
+    return seen
+
+
+def _now_and_replayed(client: TestClient, complaint_id: str) -> tuple[Any, Any]:
+    """The complaint as it stands, read by the cache, and as a replay of every event gives it
+    (its latest version, read as of that version: the auditor's replay from the first)."""
+    now = client.get(f"/complaints/{complaint_id}", headers=AUDITOR)
+    assert now.status_code == 200, now.text
+    version = int(now.headers["ETag"].strip('"'))
+    replayed = client.get(
+        f"/complaints/{complaint_id}", params={"as_of_version": version}, headers=AUDITOR
+    )
+    assert replayed.status_code == 200, replayed.text
+    return now.json(), replayed.json()
+
+
+def test_a_complaint_read_again_decodes_only_what_was_recorded_since(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    complaints: Complaints = client.app.state.complaints  # type: ignore[attr-defined]
+    complaint_id = complaint_in(client, "lodged")[-1]["complaint_id"]
+    reads = _reads(complaints, monkeypatch)
+    for _ in range(2):
+        assert client.get(f"/complaints/{complaint_id}", headers=AUDITOR).status_code == 200
+    assert reads == [None, 1]  # replayed once, then only brought up to date
+
+
+def test_what_another_process_records_is_read_at_once_as_a_replay_gives_it(
+    client: TestClient, other_process: TestClient
+) -> None:
+    complaint_id = complaint_in(client, "resolved")[-1]["complaint_id"]
+    now, replayed = _now_and_replayed(client, complaint_id)
+    assert now == replayed
+    assert now["complainant"]["name"] == "Sam Jones"
+    for path, body in [
+        ("restrict", RESTRICT),
+        ("lift-restriction", {"reason": "Proceedings ended."}),
+        ("erase", {**ERASE, "parts": ["complainant"]}),
+        ("erase", ERASE),
+    ]:
+        url = f"/complaints/{complaint_id}/{path}"
+        answer = other_process.post(url, json=body, headers=RECORDS_MANAGER)
+        assert answer.status_code == 200, (path, answer.text)
+        now, replayed = _now_and_replayed(client, complaint_id)  # before any follower looks
+        assert now == replayed, path
+        assert now["version"] == answer.json()["version"], path
+    assert now["complainant"] is None
+    assert now["description"] is None
+
+
+def _kept(complaints: Complaints, complaint_id: str) -> bool:
+    assert complaints.repository.cache is not None
+    try:
+        complaints.repository.cache.get(UUID(complaint_id))
+    except KeyError:
+        return False
+    return True
+
+
+def test_an_erased_complaint_is_kept_by_no_process_once_it_knows(
+    client: TestClient, other_process: TestClient
+) -> None:
+    here: Complaints = client.app.state.complaints  # type: ignore[attr-defined]
+    there: Complaints = other_process.app.state.complaints  # type: ignore[attr-defined]
+    complaint_id = complaint_in(client, "resolved")[-1]["complaint_id"]
+    assert other_process.get(f"/complaints/{complaint_id}", headers=AUDITOR).status_code == 200
+    assert _kept(here, complaint_id)
+    assert _kept(there, complaint_id)
+    erased = client.post(f"/complaints/{complaint_id}/erase", json=ERASE, headers=RECORDS_MANAGER)
+    assert erased.status_code == 200, erased.text
+    assert not _kept(here, complaint_id)  # the erasing process, at once
+    deadline = time.monotonic() + 30  # the other, once its follower has looked (every second)
+    while _kept(there, complaint_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _kept(there, complaint_id)
+
+
+def test_a_cache_of_none_keeps_nothing(settings: Settings) -> None:
+    uncached = settings.model_copy(update={"complaint_cache_size": 0})
+    assert "AGGREGATE_CACHE_MAXSIZE" not in uncached.eventsourcing_env  # 0 would be unbounded
+    complaints = build_complaints(uncached)
+    try:
+        assert complaints.repository.cache is None
+    finally:
+        complaints.close()
+    assert Settings(_env_file=None).eventsourcing_env["AGGREGATE_CACHE_MAXSIZE"] == "4096"  # type: ignore[call-arg]
+
+
+def test_each_copy_is_taken_while_no_other_thread_can_bring_the_complaint_up_to_date(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    complaints: Complaints = client.app.state.complaints  # type: ignore[attr-defined]
+    repository = cast(replayed.ReplayedComplaints, complaints.repository)
+    complaint_id = complaint_in(client, "assigned")[-1]["complaint_id"]
+    stripe = repository._stripes[UUID(complaint_id).int % replayed.STRIPES]
+    held: list[bool] = []
+    original = replayed.deepcopy
+
+    def copying(kept: Any) -> Any:
+        held.append(stripe.locked())
+        return original(kept)
+
+    monkeypatch.setattr(replayed, "deepcopy", copying)
+    for _ in range(2):  # replayed, then brought up to date
+        assert client.get(f"/complaints/{complaint_id}", headers=AUDITOR).status_code == 200
+    assert held == [True, True]
+
+
+def test_a_complaint_that_could_not_be_brought_up_to_date_is_replayed_afresh(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    complaints: Complaints = client.app.state.complaints  # type: ignore[attr-defined]
+    complaint_id = complaint_in(client, "assigned")[-1]["complaint_id"]
+    store = complaints.repository.event_store
+    original = store.get
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("gt"):
+            raise OSError("the store went away")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "get", failing)
+    with pytest.raises(OSError, match="went away"):
+        complaints.get_complaint(UUID(complaint_id))
+    reads = _reads(complaints, monkeypatch)
+    assert complaints.get_complaint(UUID(complaint_id)).version == 2
+    assert reads == [None]
