@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # Complaints kept replayed per process (0: none), each brought up to date from the log on
     # every read (`domain.replayed`): a read or a command then decodes only the events
     # recorded since, not the complaint's whole history.
-    complaint_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+    complaint_cache_size: int = Field(default=2048, ge=0, le=100_000)
 
     @field_validator("database_url")
     @classmethod

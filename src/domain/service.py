@@ -134,7 +134,9 @@ class Complaints(Application[UUID]):
 
     def construct_repository(self) -> ReplayedComplaints:
         cache_size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
-        return ReplayedComplaints(self.events, cache_size=int(cache_size or 0))
+        return ReplayedComplaints(
+            self.events, cache_size=int(cache_size or 0), snapshot_store=self.snapshots
+        )
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings:
