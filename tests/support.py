@@ -29,6 +29,10 @@ def auth(sub: str, *roles: str, name: str | None = None, ttl: int = 4 * 3600) ->
     return {"Authorization": f"Bearer {token}"}
 
 
+# The records manager's requests the tests make most.
+ERASE = {"basis": "erasure_request", "authority_ref": "DPO-17"}
+RESTRICT = {"reason": "Held for court proceedings.", "authority_ref": "CPS-2026-7"}
+
 INTAKE = auth("intake-1", "intake")
 CASEWORKER = auth("cw-1", "caseworker")
 SUPERVISOR = auth("sup-1", "supervisor", name="DI Grace Hopper")

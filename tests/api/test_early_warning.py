@@ -22,6 +22,7 @@ from tests.support import (
     CASEWORKER,
     INTAKE,
     RECORDS_MANAGER,
+    RESTRICT,
     SUPERVISOR,
     MovableClock,
     assert_problem,
@@ -36,7 +37,6 @@ PERSONS = {"officer", "staff", "contractor", "volunteer"}
 # "Today" is 2 December 2026: twelve months back is 2 December 2025.
 TODAY = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 ERASE = {"basis": "erasure_request", "authority_ref": "DPO-17", "parts": ["subject"]}
-RESTRICT = {"reason": "Held for court proceedings.", "authority_ref": "CPS-2026-7"}
 # (label, kind, shoulder number as typed, received at): the labels name people for the asserts.
 LODGINGS = [
     ("pc-a", "officer", "1234AB", "2025-12-01T12:00:00Z"),  # the day before the window

@@ -34,6 +34,7 @@ from tests.support import (
     RECORDS_MANAGER,
     REDIRECT_IOPC,
     RESOLVE,
+    RESTRICT,
     SUPERVISOR,
     assert_problem,
     command,
@@ -45,7 +46,6 @@ from tests.support import (
 
 PING = 0.1
 KEYS = {"position", "complaint_id", "reference", "version", "type", "status", "recorded_at"}
-RESTRICT = {"reason": "Held for court proceedings.", "authority_ref": "CPS-2026-7"}
 
 
 class Stream:

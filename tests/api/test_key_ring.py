@@ -17,13 +17,12 @@ from api.settings import Settings
 from tests.ops_support import raw_sql as raw_rows
 from tests.support import (
     CASEWORKER,
+    ERASE,
     JWT_SECRET,
     RECORDS_MANAGER,
     MovableClock,
     complaint_in,
 )
-
-ERASE = {"basis": "erasure_request", "authority_ref": "DPO-17"}
 
 
 @pytest.fixture

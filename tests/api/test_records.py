@@ -20,7 +20,9 @@ from tests.support import (
     ANALYST,
     AUDITOR,
     CASEWORKER,
+    ERASE,
     RECORDS_MANAGER,
+    RESTRICT,
     SUPERVISOR,
     MovableClock,
     assert_problem,
@@ -30,9 +32,6 @@ from tests.support import (
     lodging,
     nothing_recorded,
 )
-
-ERASE = {"basis": "erasure_request", "authority_ref": "DPO-17"}
-RESTRICT = {"reason": "Held for court proceedings.", "authority_ref": "CPS-2026-7"}
 
 
 def resolved(client: TestClient, body: dict[str, Any] | None = None) -> str:

@@ -20,14 +20,13 @@ from domain import replayed
 from domain.service import Complaints
 from tests.support import (
     AUDITOR,
+    ERASE,
     JWT_SECRET,
     RECORDS_MANAGER,
+    RESTRICT,
     MovableClock,
     complaint_in,
 )
-
-ERASE = {"basis": "erasure_request", "authority_ref": "DPO-17"}
-RESTRICT = {"reason": "Held for court proceedings.", "authority_ref": "CPS-2026-7"}
 
 
 @pytest.fixture
