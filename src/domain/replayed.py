@@ -2,23 +2,25 @@
 the event store whenever it is read.
 
 A read or a command on a complaint the process has replayed before decodes only the events
-recorded since, by any process, instead of its whole history (a twenty-event complaint:
-about 360 µs replayed, 25 µs for the empty read and 130 µs to copy). The library's own
-repository does this too, but copies the kept complaint after letting go of its lock, while
-another thread may be bringing it up to date: a torn copy, a version with the events of the
-next. Here the new events are read with no lock held (a complaint read by many at once does
-not queue behind the database), then applied and the copy taken under the complaint's lock, so
-every caller gets a whole state, at least as new as when it asked, to change as it likes.
+recorded since, by any process, instead of its whole history. A kept complaint is held as its
+pickle, made here from our own objects and never from outside: unpickling gives each caller a
+copy of its own in a fifth of `deepcopy`'s time (a twenty-event complaint: 22 µs against
+122 µs, against 165-360 µs to replay it), no caller's change can reach the kept state, and the
+cache holds bytes, which the garbage collector never walks (two thousand kept complaints as
+objects added 40 ms to each full collection, a pause for every request of the process).
 
-An erasure drops the kept complaint (`forget`); a replay that began before it (it may have
+The library's own repository keeps the objects and copies them after letting go of its lock,
+while another thread may be bringing the same one up to date: a torn copy. Here a complaint is
+brought up to date on the caller's own copy, and kept only if it is newer than what is kept.
+An erasure drops the kept complaint (`forget`), and a replay that began before it (it may have
 read the events before the erasure committed) is then not kept either.
 """
 
 from __future__ import annotations
 
 import contextlib
+import pickle
 import threading
-from copy import deepcopy
 from typing import Any
 from uuid import UUID
 
@@ -45,9 +47,11 @@ class ReplayedComplaints(Repository[UUID]):
         snapshot_store: EventStore[UUID] | None = None,
     ) -> None:
         super().__init__(event_store=event_store, snapshot_store=snapshot_store)
-        self.cache = LRUCache(maxsize=cache_size) if cache_size > 0 else None
-        # Re-entrant: a failure while bringing a complaint up to date forgets it, lock held.
-        self._locks = [threading.RLock() for _ in range(STRIPES)]
+        # complaint id -> (version, pickled complaint); the library's own cache stays off
+        self.kept: LRUCache[UUID, tuple[int, bytes]] | None = (
+            LRUCache(maxsize=cache_size) if cache_size > 0 else None
+        )
+        self._locks = [threading.Lock() for _ in range(STRIPES)]
         # Bumped by each `forget` in the stripe: a replay begun before one is not kept.
         self._forgotten = [0] * STRIPES
 
@@ -59,33 +63,24 @@ class ReplayedComplaints(Repository[UUID]):
         projector_func: ProjectorFunction[Any, Any] = project_aggregate,
         **_: Any,
     ) -> Any:
-        cache = self.cache
-        if cache is None or version is not None:
+        if self.kept is None or version is not None:
             return self._reconstruct_aggregate(aggregate_id, version, projector_func)
         stripe = aggregate_id.int % STRIPES
         forgotten = self._forgotten[stripe]
         try:
-            kept: Any = cache.get(aggregate_id)
+            kept_version, kept = self.kept.get(aggregate_id)
         except KeyError:
-            replayed = self._reconstruct_aggregate(aggregate_id, None, projector_func)
-            with self._locks[stripe]:
-                if self._forgotten[stripe] != forgotten:
-                    return replayed
-                cache.put(aggregate_id, replayed)
-                return deepcopy(replayed)
-        since = list(self.event_store.get(originator_id=aggregate_id, gt=kept.version))
-        with self._locks[stripe]:
-            try:  # another thread may have applied some of them meanwhile
-                new = [event for event in since if event.originator_version > kept.version]
-                advanced = projector_func(kept, new) if new else kept
-            except BaseException:  # half brought up to date: replay it afresh next time
-                self._forget(aggregate_id, stripe)
-                raise
-            if advanced is None:
+            complaint = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+            self._keep(aggregate_id, stripe, forgotten, complaint)
+            return complaint
+        complaint = pickle.loads(kept)  # noqa: S301 (our own pickle, from this process)
+        since = list(self.event_store.get(originator_id=aggregate_id, gt=kept_version))
+        if since:
+            complaint = projector_func(complaint, since)
+            if complaint is None:
                 raise AggregateNotFoundError(aggregate_id)
-            if advanced is not kept and self._forgotten[stripe] == forgotten:
-                cache.put(aggregate_id, advanced)  # a projector that makes a new object
-            return deepcopy(advanced)
+            self._keep(aggregate_id, stripe, forgotten, complaint)
+        return complaint
 
     def __contains__(self, aggregate_id: object) -> bool:
         """Whether the complaint exists: its first event is enough, with no replay kept."""
@@ -95,12 +90,25 @@ class ReplayedComplaints(Repository[UUID]):
 
     def forget(self, aggregate_id: UUID) -> None:
         """Drops the kept complaint, if there is one, and any replay of it under way."""
-        self._forget(aggregate_id, aggregate_id.int % STRIPES)
-
-    def _forget(self, aggregate_id: UUID, stripe: int) -> None:
-        if self.cache is None:
+        if self.kept is None:
             return
-        with self._locks[stripe]:
-            self._forgotten[stripe] += 1
+        with self._locks[aggregate_id.int % STRIPES]:
+            self._forgotten[aggregate_id.int % STRIPES] += 1
             with contextlib.suppress(KeyError):
-                self.cache.get(aggregate_id, evict=True)
+                self.kept.get(aggregate_id, evict=True)
+
+    def _keep(self, aggregate_id: UUID, stripe: int, forgotten: int, complaint: Any) -> None:
+        """Keeps `complaint` (before its caller changes it) unless something newer is kept or
+        it was forgotten since `forgotten` was read."""
+        if self.kept is None:
+            return
+        state = pickle.dumps(complaint, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._locks[stripe]:
+            if self._forgotten[stripe] != forgotten:
+                return
+            try:
+                kept_version = self.kept.get(aggregate_id)[0]
+            except KeyError:
+                kept_version = 0
+            if complaint.version > kept_version:
+                self.kept.put(aggregate_id, (complaint.version, state))
