@@ -92,8 +92,9 @@ class ReplayedComplaints(Repository[UUID]):
         """Drops the kept complaint, if there is one, and any replay of it under way."""
         if self.kept is None:
             return
-        with self._locks[aggregate_id.int % STRIPES]:
-            self._forgotten[aggregate_id.int % STRIPES] += 1
+        stripe = aggregate_id.int % STRIPES
+        with self._locks[stripe]:
+            self._forgotten[stripe] += 1
             with contextlib.suppress(KeyError):
                 self.kept.get(aggregate_id, evict=True)
 
